@@ -1,0 +1,355 @@
+"""Gallery of model PDE problems on the unit square/cube, each returning a :class:`Problem`.
+
+Finite differences on ``n`` interior nodes per axis, spacing ``h = 1/(n+1)``, zero Dirichlet
+boundary values, unknowns ordered C-style (last axis fastest). Matrices are scaled by
+``1/h^2`` so that they approximate the differential operator. Every matrix is assembled by
+:func:`operators.assembly.diffusion_matrix`; the first-order (upwind) terms of
+:func:`convection_diffusion` are added as Kronecker sums.
+
+References
+----------
+.. [1] R. J. LeVeque, *Finite Difference Methods for Ordinary and Partial Differential
+   Equations*, SIAM, 2007, chapters 2-3 (5- and 7-point Laplacians, their eigenvalues).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from operators.assembly import diffusion_matrix, grid_spacing, harmonic_faces
+from operators.problem import Problem
+
+
+def _as_shape(shape: int | Sequence[int], ndim: int | None = None) -> tuple[int, ...]:
+    """Validate a grid shape; an int means ``ndim`` (default 2) equal sizes."""
+    if np.isscalar(shape):
+        shape = (shape,) * (ndim or 2)
+    try:
+        sizes = tuple(operator.index(s) for s in shape)
+    except TypeError:
+        raise ValueError(
+            f"shape must be an int or 1 to 3 integer grid sizes, e.g. (64, 64), not {shape!r}"
+        ) from None
+    if len(sizes) not in (1, 2, 3) or min(sizes) < 1:
+        raise ValueError(
+            f"shape must be 1 to 3 positive grid sizes, e.g. (64, 64), not {shape!r}"
+        )
+    return sizes
+
+
+def _as_rhs(rhs: np.ndarray | None, shape: tuple[int, ...], dtype: type = float) -> np.ndarray:
+    """Flattened right-hand side with one finite value per node; default ``f = 1``."""
+    n = int(np.prod(shape))
+    if rhs is None:
+        return np.ones(n, dtype=dtype)
+    b = np.asarray(rhs)
+    if b.dtype.kind not in "biufc":
+        raise ValueError(f"rhs must be numeric, not an array of dtype {b.dtype}")
+    if b.size != n:
+        raise ValueError(
+            f"rhs has {b.size} values but the grid {shape} has {n} nodes; pass one value per "
+            f"interior node, flattened or of shape {shape}"
+        )
+    if not np.all(np.isfinite(b)):
+        raise ValueError("rhs contains NaN or Inf values; pass a finite right-hand side")
+    return b.astype(np.result_type(dtype, b.dtype)).ravel()
+
+
+def _as_real(value: float, name: str, minimum: float | None = None) -> float:
+    """A finite real scalar, optionally ``>= minimum``, or a ValueError naming ``name``."""
+    if not np.isscalar(value) or np.iscomplexobj(value):
+        raise ValueError(f"{name} must be a real number, not {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, not {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, not {value}")
+    return value
+
+
+def _unit_faces(shape: tuple[int, ...], value: float = 1.0) -> list[np.ndarray]:
+    """Constant face coefficients for :func:`diffusion_matrix` (the Laplacian when 1)."""
+    return [
+        np.full(tuple(s + (i == a) for i, s in enumerate(shape)), value)
+        for a in range(len(shape))
+    ]
+
+
+def laplacian_eigenvalue_range(spacing: Sequence[float]) -> tuple[float, float]:
+    """Smallest and largest eigenvalue of the Dirichlet ``-Laplace`` stencil, analytically.
+
+    With ``h = 1/(n+1)`` per axis the eigenvalues are sums over axes of
+    ``(4/h^2) sin^2(j pi h / 2)``, ``j = 1..n`` [1]_; the extremes take ``j = 1`` and ``j = n``.
+
+    Examples
+    --------
+    >>> lo, hi = laplacian_eigenvalue_range((0.5,))   # one node: the 1x1 matrix [8]
+    >>> round(lo, 12), round(hi, 12)
+    (8.0, 8.0)
+    """
+    h = np.asarray(spacing, dtype=float)
+    lo = float(np.sum(4.0 / h**2 * np.sin(np.pi * h / 2) ** 2))
+    hi = float(np.sum(4.0 / h**2 * np.cos(np.pi * h / 2) ** 2))
+    return lo, hi
+
+
+def poisson(shape: int | tuple[int, ...], rhs: np.ndarray | None = None) -> Problem:
+    """Poisson problem ``-Laplace(u) = f``: the 3-, 5- or 7-point stencil in 1D, 2D or 3D.
+
+    Parameters
+    ----------
+    shape
+        Interior grid, e.g. ``(64, 64)`` or ``(32, 32, 32)``; an int means a square 2D grid.
+    rhs
+        Right-hand side values on the grid (flattened or grid-shaped); default ``f = 1``.
+
+    Examples
+    --------
+    >>> p = poisson((4, 4))
+    >>> p.A.shape, p.symmetric
+    ((16, 16), True)
+    """
+    shape = _as_shape(shape)
+    spacing = grid_spacing(shape)
+    A = diffusion_matrix(_unit_faces(shape), spacing)
+    b = _as_rhs(rhs, shape)
+    return Problem(A, b, shape, spacing, "poisson", symmetric=True, positive_definite=True)
+
+
+def _as_coefficient(K: np.ndarray) -> np.ndarray:
+    """Validate a node coefficient field: real, 1 to 3 axes, finite and positive."""
+    K = np.asarray(K)
+    if K.dtype.kind not in "biuf":
+        raise ValueError(f"K must be a real array of node values, not dtype {K.dtype}")
+    if K.ndim not in (1, 2, 3) or K.size == 0:
+        raise ValueError(
+            f"K must be a non-empty 1D, 2D or 3D array on the interior grid, not shape {K.shape}"
+        )
+    K = K.astype(float)
+    bad = ~np.isfinite(K)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"K must be finite: {int(bad.sum())} NaN/Inf values, the first at index {first}"
+        )
+    if K.min() <= 0:
+        first = tuple(int(i) for i in np.argwhere(K <= 0)[0])
+        raise ValueError(
+            f"K must be positive everywhere: {int((K <= 0).sum())} values <= 0 (min "
+            f"{K.min():.3g}, the first at index {first}); for a random positive field use "
+            f"operators.lognormal_coefficient"
+        )
+    return K
+
+
+def diffusion(K: np.ndarray, rhs: np.ndarray | None = None) -> Problem:
+    r"""Variable-coefficient diffusion ``-div(K grad u) = f`` with harmonic face averages.
+
+    The flux between neighbouring nodes ``i`` and ``j`` uses the face coefficient
+    ``K_{ij} = 2 K_i K_j / (K_i + K_j)`` (exact for a coefficient that is piecewise constant
+    around the nodes [2]_), giving the symmetric positive definite (2d+1)-point stencil
+
+    .. math:: (A u)_i = \sum_a h_a^{-2} \left[K_{i,i+e_a}(u_i - u_{i+e_a})
+              + K_{i,i-e_a}(u_i - u_{i-e_a})\right].
+
+    Parameters
+    ----------
+    K
+        Positive, finite node values on the interior grid (1D, 2D or 3D array); its shape is
+        the grid shape. A boundary face takes the value of its adjacent node.
+    rhs
+        Right-hand side on the grid (flattened or grid-shaped); default ``f = 1``.
+
+    Returns
+    -------
+    Problem
+        ``kind="diffusion"``, ``coefficient=K``, symmetric positive definite.
+
+    Raises
+    ------
+    ValueError
+        If ``K`` has NaN/Inf or non-positive values, or the wrong number of axes.
+
+    References
+    ----------
+    .. [2] S. V. Patankar, *Numerical Heat Transfer and Fluid Flow*, Hemisphere, 1980, sec. 4.2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = diffusion(np.ones((3, 3)))
+    >>> bool(abs(p.A - poisson((3, 3)).A).max() == 0)
+    True
+    """
+    K = _as_coefficient(K)
+    shape = K.shape
+    spacing = grid_spacing(shape)
+    faces = [harmonic_faces(K, a) for a in range(K.ndim)]
+    A = diffusion_matrix(faces, spacing)
+    return Problem(
+        A, _as_rhs(rhs, shape), shape, spacing, "diffusion", coefficient=K,
+        symmetric=True, positive_definite=True, params={"averaging": "harmonic"},
+    )
+
+
+def helmholtz(
+    shape: int | tuple[int, ...],
+    k: float,
+    rhs: np.ndarray | None = None,
+    damping: float = 0.0,
+) -> Problem:
+    r"""Helmholtz problem ``-Laplace(u) - k^2 (1 + i*damping) u = f``.
+
+    Without damping the matrix ``L - k^2 I`` is real symmetric; it is positive definite
+    only while ``k^2`` lies below the smallest Laplacian eigenvalue
+    ``lambda_min = sum_a (4/h_a^2) sin^2(pi h_a / 2)`` (about ``d pi^2``), and indefinite
+    once ``k^2`` passes it. With ``damping > 0`` the shift is complex,
+    ``-(k^2)(1 + i*damping)``, as in the damped (complex-shifted) Helmholtz operator used
+    for preconditioning [3]_: the matrix is complex128, complex *symmetric* (``A = A^T``) but
+    not Hermitian, so ``symmetric`` (which means Hermitian) is False.
+
+    Parameters
+    ----------
+    shape
+        Interior grid, e.g. ``(64, 64)``; an int means a square 2D grid.
+    k
+        Wave number (real). Resolve it with about 10 points per wavelength:
+        ``k h <= 2 pi / 10``; ``params["points_per_wavelength"]`` reports it.
+    rhs
+        Right-hand side on the grid; default ``f = 1``.
+    damping
+        Relative imaginary part of the shift, ``>= 0``.
+
+    Returns
+    -------
+    Problem
+        ``kind="helmholtz"``; ``params`` holds ``k``, ``damping``, ``shift``, ``hermitian``,
+        ``complex_symmetric`` and the Laplacian eigenvalue range.
+
+    References
+    ----------
+    .. [3] Y. A. Erlangga, C. Vuik, C. W. Oosterlee, "On a class of preconditioners for
+       solving the Helmholtz equation", Appl. Numer. Math. 50 (2004) 409-425.
+
+    Examples
+    --------
+    >>> helmholtz((8, 8), k=1.0).positive_definite, helmholtz((8, 8), k=20.0).positive_definite
+    (True, False)
+    >>> helmholtz((8, 8), k=20.0, damping=0.5).A.dtype
+    dtype('complex128')
+    """
+    shape = _as_shape(shape)
+    k = _as_real(k, "k")
+    damping = _as_real(damping, "damping", minimum=0.0)
+    spacing = grid_spacing(shape)
+    shift = -(k**2) * (1 + 1j * damping) if damping > 0 else -(k**2)
+    A = diffusion_matrix(_unit_faces(shape), spacing, diagonal=shift)
+    lo, hi = laplacian_eigenvalue_range(spacing)
+    hermitian = damping == 0
+    params = {
+        "k": k,
+        "damping": damping,
+        "shift": shift,
+        "hermitian": hermitian,
+        "complex_symmetric": True,
+        "laplacian_eigenvalue_range": (lo, hi),
+        "points_per_wavelength": 2 * np.pi / (abs(k) * max(spacing)) if k else np.inf,
+    }
+    b = _as_rhs(rhs, shape, dtype=complex if damping > 0 else float)
+    return Problem(
+        A, b, shape, spacing, "helmholtz", symmetric=hermitian,
+        positive_definite=hermitian and k**2 < lo, params=params,
+    )
+
+
+def _upwind_matrix(
+    shape: tuple[int, ...], spacing: tuple[float, ...], velocity: tuple[float, ...]
+) -> sp.csr_matrix:
+    """First-order upwind ``v . grad u`` as a Kronecker sum of 1D two-point differences."""
+    n = int(np.prod(shape))
+    C = sp.csr_matrix((n, n))
+    for a, (m, h, v) in enumerate(zip(shape, spacing, velocity, strict=True)):
+        if v == 0:
+            continue
+        # v > 0: v (u_i - u_{i-1}) / h (backward);  v < 0: v (u_{i+1} - u_i) / h (forward)
+        T = sp.diags(
+            [np.full(m - 1, -max(v, 0.0) / h), np.full(m, abs(v) / h), np.full(m - 1, min(v, 0.0) / h)],
+            [-1, 0, 1], shape=(m, m),
+        )
+        before = sp.identity(int(np.prod(shape[:a])))
+        after = sp.identity(int(np.prod(shape[a + 1 :])))
+        C = C + sp.kron(sp.kron(before, T), after)
+    return sp.csr_matrix(C)
+
+
+def convection_diffusion(
+    shape: int | tuple[int, ...],
+    velocity: Sequence[float],
+    rhs: np.ndarray | None = None,
+    diffusivity: float = 1.0,
+) -> Problem:
+    r"""Convection-diffusion ``-eps Laplace(u) + v . grad(u) = f``, first-order upwind.
+
+    Central differences for the diffusion, one-sided differences taken from the upwind side
+    for the convection: for ``v_a > 0`` the term ``v_a (u_i - u_{i-e_a}) / h_a``, for
+    ``v_a < 0`` the term ``v_a (u_{i+e_a} - u_i) / h_a``. The matrix is an M-matrix for every
+    mesh Peclet number ``Pe = |v_a| h_a / (2 eps)`` (no spurious oscillations, at the cost of
+    first-order accuracy and added numerical diffusion ``|v_a| h_a / 2``) [4]_. It is
+    nonsymmetric for ``v != 0``; its symmetric part is positive definite
+    (``params["positive_real"]``), but ``positive_definite`` is reserved for SPD matrices
+    and is True only when ``v = 0``.
+
+    Parameters
+    ----------
+    shape
+        Interior grid; an int means a square 2D grid.
+    velocity
+        Constant velocity, one component per axis.
+    rhs
+        Right-hand side on the grid; default ``f = 1``.
+    diffusivity
+        ``eps > 0``.
+
+    References
+    ----------
+    .. [4] H. C. Elman, D. J. Silvester, A. J. Wathen, *Finite Elements and Fast Iterative
+       Solvers*, 2nd ed., Oxford University Press, 2014, chapter 6.
+
+    Examples
+    --------
+    >>> p = convection_diffusion((8, 8), velocity=(10.0, 0.0))
+    >>> p.symmetric, p.kind
+    (False, 'convection_diffusion')
+    """
+    shape = _as_shape(shape)
+    eps = _as_real(diffusivity, "diffusivity")
+    if eps <= 0:
+        raise ValueError(f"diffusivity must be positive, not {eps}")
+    v = tuple(np.atleast_1d(np.asarray(velocity, dtype=object)))
+    if len(v) != len(shape):
+        raise ValueError(
+            f"velocity must have one component per axis of the grid {shape} "
+            f"({len(shape)} values), not {velocity!r}"
+        )
+    v = tuple(_as_real(c, "each velocity component") for c in v)
+    spacing = grid_spacing(shape)
+    A = diffusion_matrix(_unit_faces(shape, eps), spacing)
+    if any(v):
+        A = sp.csr_matrix(A + _upwind_matrix(shape, spacing, v))
+        A.sort_indices()
+    symmetric = not any(v)
+    params = {
+        "velocity": v,
+        "diffusivity": eps,
+        "scheme": "upwind",
+        "peclet": max(abs(c) * h for c, h in zip(v, spacing, strict=True)) / (2 * eps),
+        "positive_real": True,
+    }
+    return Problem(
+        A, _as_rhs(rhs, shape), shape, spacing, "convection_diffusion",
+        symmetric=symmetric, positive_definite=symmetric, params=params,
+    )

@@ -1,0 +1,1 @@
+"""Learned components on top of ``solvers``: DCDM, neural operators, bandits, recycling."""

@@ -1,0 +1,36 @@
+"""Online learning of solver parameters from iteration counts (Khodak et al., ICLR 2024).
+
+Pure-numpy bandits over a finite grid of arms (e.g. SOR relaxation parameters ω); the solver
+integration maps arm indices to parameters and iteration counts to losses.
+
+- :class:`TsallisINF`: ½-Tsallis-INF over :math:`K` arms, losses in [0, 1].
+- :class:`BinnedContextualBandit`: one TsallisINF per bin of a scalar context.
+- :class:`CostNormaliser`: iteration counts -> losses in [0, 1].
+- :func:`best_fixed_arm`, :func:`instance_optimal`, :func:`cumulative_regret`: offline yardsticks.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sciml.bandits import CostNormaliser, TsallisINF
+>>> omegas = np.linspace(1.0, 1.95, 20)
+>>> bandit, to_loss = TsallisINF(omegas.size, seed=0), CostNormaliser(scale=1000)
+>>> arm = bandit.select()
+>>> iterations = 250                      # run SOR with omega = omegas[arm] here
+>>> bandit.update(arm, to_loss(iterations))
+"""
+
+from .contextual import BinnedContextualBandit, bin_edges
+from .normalise import CostNormaliser
+from .offline import best_fixed_arm, cumulative_regret, instance_optimal
+from .tsallis import TsallisINF, tsallis_probabilities
+
+__all__ = [
+    "BinnedContextualBandit",
+    "CostNormaliser",
+    "TsallisINF",
+    "best_fixed_arm",
+    "bin_edges",
+    "cumulative_regret",
+    "instance_optimal",
+    "tsallis_probabilities",
+]

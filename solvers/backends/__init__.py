@@ -1,0 +1,52 @@
+"""Backends: ``scipy`` (host, default), ``petsc`` (petsc4py, MPI) and ``jax`` (jit, GPU).
+
+Each backend module exposes ``solve(solver, A, b, x0, callback) -> SolveResult`` and
+``accepts(A, b) -> bool`` (used by ``backend="auto"``). Modules are imported on first use,
+so a missing optional dependency only matters when that backend is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from solvers.errors import BackendUnavailableError, InvalidOptionError
+
+BACKENDS = {
+    "scipy": ("solvers.backends.scipy", None),
+    "petsc": ("solvers.backends.petsc", "pip install 'sciml-solvers[petsc]' "
+              "(or: bash scripts/install-petsc.sh, which builds PETSc from PyPI)"),
+    "jax": ("solvers.backends.jax", "pip install jax"),
+}
+
+#: Order in which ``backend="auto"`` asks the backends whether they own the input types.
+AUTO_ORDER = ("petsc", "jax")
+
+
+def get(name: str) -> ModuleType:
+    """Import and return the backend module ``name``."""
+    if name not in BACKENDS:
+        raise InvalidOptionError(
+            f"unknown backend {name!r}; valid: 'auto', {', '.join(map(repr, BACKENDS))}"
+        )
+    module, install = BACKENDS[name]
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"backend {name!r} is not available ({exc}). Install it with: {install}"
+        ) from None
+
+
+def detect(A: Any, b: Any) -> str:
+    """The backend owning the input types: petsc4py objects -> petsc, jax arrays -> jax."""
+    for name in AUTO_ORDER:
+        if _is_family(A, b, name):
+            return name
+    return "scipy"
+
+
+def _is_family(A: Any, b: Any, name: str) -> bool:
+    prefix = {"petsc": "petsc4py", "jax": "jax"}[name]
+    return any(type(obj).__module__.startswith(prefix) for obj in (A, b))

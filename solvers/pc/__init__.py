@@ -1,0 +1,1 @@
+"""Preconditioners: each ``setup(system)`` returns a ``LinearOperator`` applying ``M ~ A^{-1}``."""

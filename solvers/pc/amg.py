@@ -1,0 +1,39 @@
+"""Smoothed-aggregation algebraic multigrid (pyamg) as a preconditioner: one V-cycle.
+
+References
+----------
+P. Vanek, J. Mandel and M. Brezina, "Algebraic multigrid by smoothed aggregation for second
+and fourth order elliptic problems", Computing 56, 1996. Implementation: pyamg
+(``smoothed_aggregation_solver``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyamg
+import scipy.sparse.linalg as spla
+
+from solvers.errors import InvalidSystemError
+from solvers.system import LinearSystem
+
+
+class AMG:
+    """pyamg smoothed aggregation; ``cycle`` is ``"V"``, ``"W"`` or ``"F"``.
+
+    Extra keyword arguments go to ``pyamg.smoothed_aggregation_solver``. The hierarchy is
+    the setup cost; :class:`solvers.Solver` keeps it while the matrix is unchanged.
+    """
+
+    requires_symmetric = False
+
+    def __init__(self, cycle: str = "V", **amg_options: Any) -> None:
+        self.cycle = cycle
+        self.amg_options = amg_options
+        self.hierarchy: pyamg.MultilevelSolver | None = None
+
+    def setup(self, system: LinearSystem) -> spla.LinearOperator:
+        if system.matrix is None:
+            raise InvalidSystemError("pc='amg' needs an assembled matrix, got a LinearOperator")
+        self.hierarchy = pyamg.smoothed_aggregation_solver(system.matrix, **self.amg_options)
+        return self.hierarchy.aspreconditioner(cycle=self.cycle)

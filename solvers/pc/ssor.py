@@ -1,0 +1,20 @@
+"""SSOR preconditioner: one symmetric SOR sweep (forward + backward); see solvers.krylov.sor."""
+
+from __future__ import annotations
+
+import scipy.sparse.linalg as spla
+
+from solvers.krylov.sor import SORSplitting, _require_matrix, check_omega
+from solvers.system import LinearSystem
+
+
+class SSORPreconditioner:
+    """``M^{-1}`` of SSOR with relaxation ``omega``; SPD when ``A`` is and ``0 < omega < 2``."""
+
+    requires_symmetric = False
+
+    def __init__(self, omega: float = 1.0) -> None:
+        self.omega = check_omega(omega)
+
+    def setup(self, system: LinearSystem) -> spla.LinearOperator:
+        return SORSplitting(_require_matrix(system, "pc='ssor'"), self.omega).as_operator()
