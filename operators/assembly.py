@@ -30,14 +30,24 @@ def harmonic_faces(K: np.ndarray, axis: int) -> np.ndarray:
     return np.concatenate([lo, inner, hi], axis=axis)
 
 
-def diffusion_matrix(
-    faces: list[np.ndarray], spacing: tuple[float, ...], diagonal: np.ndarray | complex = 0.0
-) -> sp.csr_matrix:
-    """Matrix of ``-div(K grad u) + diagonal * u`` with zero Dirichlet boundary values.
+def stencil_csr(
+    faces: list[np.ndarray],
+    spacing: tuple[float, ...],
+    diagonal: np.ndarray | complex = 0.0,
+    *,
+    first: int = 0,
+    extent: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays ``(indptr, indices, data)`` of ``-div(K grad u) + diagonal * u``.
 
     ``faces[a]`` holds the face coefficients along axis ``a``: shape equal to the grid shape
     except ``shape[a] + 1`` along ``a`` (boundary faces first and last). The result is the
     symmetric (2d+1)-point stencil scaled by ``1/h^2``; ``diagonal`` may be complex.
+
+    The faces may cover a slab only: the planes ``first, ..., first + m - 1`` along axis 0 of
+    a grid with ``extent`` planes (default: the whole grid, ``first = 0``). The rows are those
+    of the slab's nodes, the column indices global; this is how each MPI rank assembles its
+    own rows (:mod:`operators.distributed`) with the same arithmetic as the serial matrix.
 
     The CSR arrays are written directly: every row holds the ``2d+1`` stencil slots in
     increasing column order (``-s_0, ..., -s_{d-1}, 0, s_{d-1}, ..., s_0`` with ``s_a`` the
@@ -45,6 +55,7 @@ def diffusion_matrix(
     sorting or duplicate summation is needed, so a 128^3 matrix takes well under a second.
     """
     shape = tuple(faces[0].shape[i] - (1 if i == 0 else 0) for i in range(len(faces)))
+    extent = shape[0] if extent is None else extent
     ndim = len(shape)
     n = int(np.prod(shape))
     strides = [int(np.prod(shape[a + 1 :])) for a in range(ndim)]
@@ -55,22 +66,38 @@ def diffusion_matrix(
         lower = np.take(w, np.arange(shape[a]), axis=a)       # face below each node
         upper = np.take(w, np.arange(1, shape[a] + 1), axis=a)  # face above each node
         diag += lower + upper
-        position = np.arange(shape[a]).reshape([-1 if i == a else 1 for i in range(ndim)])
+        size = extent if a == 0 else shape[a]
+        position = (first if a == 0 else 0) + np.arange(shape[a])
+        position = position.reshape([-1 if i == a else 1 for i in range(ndim)])
         lower_vals.append(-lower)
         upper_vals.append(-upper)
         lower_ok.append(np.broadcast_to(position > 0, shape))
-        upper_ok.append(np.broadcast_to(position < shape[a] - 1, shape))
+        upper_ok.append(np.broadcast_to(position < size - 1, shape))
     # slots in increasing column order: lower neighbours (axis 0 first), centre, upper (axis 0 last)
     vals = lower_vals + [diag] + upper_vals[::-1]
     ok = lower_ok + [np.ones(shape, dtype=bool)] + upper_ok[::-1]
     offsets = [-s for s in strides] + [0] + strides[::-1]
     mask = np.stack([m.ravel() for m in ok], axis=1)
-    index_dtype = np.int32 if n * (2 * ndim + 1) < np.iinfo(np.int32).max else np.int64
-    rows = np.arange(n, dtype=index_dtype)[:, None]
+    total = extent * strides[0]
+    index_dtype = np.int32 if total * (2 * ndim + 1) < np.iinfo(np.int32).max else np.int64
+    rows = first * strides[0] + np.arange(n, dtype=index_dtype)[:, None]
     cols = rows + np.asarray(offsets, dtype=index_dtype)[None, :]
     data = np.stack([np.broadcast_to(v, shape).ravel() for v in vals], axis=1)[mask]
     indptr = np.zeros(n + 1, dtype=index_dtype)
     np.cumsum(mask.sum(axis=1), out=indptr[1:])
-    A = sp.csr_matrix((data, cols[mask], indptr), shape=(n, n))
+    return indptr, cols[mask], data
+
+
+def diffusion_matrix(
+    faces: list[np.ndarray], spacing: tuple[float, ...], diagonal: np.ndarray | complex = 0.0
+) -> sp.csr_matrix:
+    """Matrix of ``-div(K grad u) + diagonal * u`` with zero Dirichlet boundary values.
+
+    ``faces`` as for :func:`stencil_csr` (whole grid): the symmetric (2d+1)-point stencil
+    scaled by ``1/h^2``, as a SciPy CSR matrix with sorted indices.
+    """
+    indptr, indices, data = stencil_csr(faces, spacing, diagonal)
+    n = indptr.size - 1
+    A = sp.csr_matrix((data, indices, indptr), shape=(n, n))
     A.has_sorted_indices = True
     return A

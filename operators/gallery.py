@@ -14,6 +14,7 @@ References
 
 from __future__ import annotations
 
+import difflib
 import operator
 from collections.abc import Sequence
 
@@ -61,7 +62,7 @@ def _as_rhs(rhs: np.ndarray | None, shape: tuple[int, ...], dtype: type = float)
 
 def _as_real(value: float, name: str, minimum: float | None = None) -> float:
     """A finite real scalar, optionally ``>= minimum``, or a ValueError naming ``name``."""
-    if not np.isscalar(value) or np.iscomplexobj(value):
+    if np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf":
         raise ValueError(f"{name} must be a real number, not {value!r}")
     value = float(value)
     if not np.isfinite(value):
@@ -69,6 +70,15 @@ def _as_real(value: float, name: str, minimum: float | None = None) -> float:
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, not {value}")
     return value
+
+
+def _choice(value: str, choices: dict, name: str) -> object:
+    """``choices[value]``, or a ValueError listing the valid names and the nearest match."""
+    if isinstance(value, str) and value in choices:
+        return choices[value]
+    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"unknown {name} {value!r}{hint}; valid choices are {sorted(choices)}")
 
 
 def _unit_faces(shape: tuple[int, ...], value: float = 1.0) -> list[np.ndarray]:
@@ -276,10 +286,8 @@ def _upwind_matrix(
         if v == 0:
             continue
         # v > 0: v (u_i - u_{i-1}) / h (backward);  v < 0: v (u_{i+1} - u_i) / h (forward)
-        T = sp.diags(
-            [np.full(m - 1, -max(v, 0.0) / h), np.full(m, abs(v) / h), np.full(m - 1, min(v, 0.0) / h)],
-            [-1, 0, 1], shape=(m, m),
-        )
+        lower, centre, upper = -max(v, 0.0) / h, abs(v) / h, min(v, 0.0) / h
+        T = sp.diags([lower, centre, upper], [-1, 0, 1], shape=(m, m))
         before = sp.identity(int(np.prod(shape[:a])))
         after = sp.identity(int(np.prod(shape[a + 1 :])))
         C = C + sp.kron(sp.kron(before, T), after)

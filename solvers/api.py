@@ -91,10 +91,12 @@ class Solver:
         return self.stop.maxiter
 
     def _split_params(self) -> None:
-        """Check every keyword parameter is accepted by the method or the preconditioner."""
+        """Check every keyword parameter is accepted by the method, the preconditioner or
+        the backend (:data:`solvers.backends.PARAMS`)."""
         if not self.params or self.method == "auto":
             return
         accepted = _parameters(registry.lookup(self.method, "method").factory)
+        accepted |= backends.params(self.backend)
         if isinstance(self.pc, str):
             accepted |= _parameters(registry.lookup(self.pc, "pc").factory)
         unknown = sorted(set(self.params) - accepted) if "**" not in accepted else []

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 
+from solvers.backends.petsc_only import register_petsc_names
 from solvers.backends.scipy import ScipyKrylov
 from solvers.direct import Direct
 from solvers.krylov.cg import CG
 from solvers.krylov.fcg import FCG
+from solvers.krylov.minres import MINRES
 from solvers.krylov.sor import SOR, SSOR
 from solvers.pc.amg import AMG
 from solvers.pc.icc import ICC
@@ -30,7 +32,7 @@ def register_builtins() -> None:
         ("fcg", FCG, ALL, "flexible CG, FCG(m), for variable/nonlinear preconditioners (SPD)"),
         ("gmres", partial(ScipyKrylov, "gmres"), ALL, "restarted GMRES(restart)"),
         ("bicgstab", partial(ScipyKrylov, "bicgstab"), ALL, "BiCGStab (nonsymmetric)"),
-        ("minres", partial(ScipyKrylov, "minres"), ("scipy", "petsc"),
+        ("minres", MINRES, ("scipy", "petsc"),
          "MINRES (symmetric indefinite)"),
         ("direct", Direct, ("scipy", "petsc"), "sparse LU (SuperLU; PETSc: preonly + lu)"),
         ("sor", SOR, ("scipy", "petsc"), "SOR stationary iteration (omega)"),
@@ -48,3 +50,4 @@ def register_builtins() -> None:
         register(name, factory, "method", backends=backends, summary=summary, replace=True)
     for name, factory, backends, summary in pcs:
         register(name, factory, "pc", backends=backends, summary=summary, replace=True)
+    register_petsc_names()

@@ -16,12 +16,13 @@ True
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
-from solvers.errors import InvalidOptionError
+from solvers.errors import InvalidOptionError, SolverError
 
 Kind = Literal["method", "pc"]
 ENTRY_POINT_GROUP = "solvers.methods"
@@ -75,13 +76,22 @@ def _load_entry_point(name: str) -> None:
     _LOADED_ENTRY_POINTS.add(name)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
-            ep.load()()
+            try:
+                ep.load()()
+            except ImportError as exc:
+                raise SolverError(
+                    f"the plugin that provides {name!r} ({ep.value}) failed to import: {exc}. "
+                    f"Reinstall the package: pip install -e ."
+                ) from exc
 
 
 def names(kind: Kind = "method") -> list[str]:
     """All names usable for ``kind``, built-in and from entry points (loaded now), sorted."""
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        _load_entry_point(ep.name)
+        try:
+            _load_entry_point(ep.name)
+        except SolverError as exc:
+            warnings.warn(str(exc), stacklevel=2)
     return sorted(n for (k, n) in _ENTRIES if k == kind)
 
 

@@ -50,27 +50,43 @@ class LinearSystem:
         Matrix-free operators are tested on a random probe: ``|y^T A x - x^T A y|`` small.
         """
         if self.symmetric is None:
-            self.symmetric = _numerically_hermitian(self.matrix, self.op, tol)
+            self.symmetric = numerically_hermitian(self.matrix, self.op, tol)
         return self.symmetric
 
     def require_symmetric(self, method: str) -> None:
         """Raise :class:`NotSymmetricError` if the operator is found not symmetric."""
-        if not self.is_symmetric():
-            raise NotSymmetricError(
-                f"method {method!r} needs a symmetric (Hermitian) matrix, and A is not "
-                f"symmetric. Use method='gmres' or method='bicgstab' for nonsymmetric systems."
-            )
+        require_symmetric(self.is_symmetric(), method)
 
     def fingerprint(self) -> tuple:
         """A cheap key that changes when the matrix values change (for reusing setups)."""
         if self.matrix is None:
             return (id(self.op),)
-        M = self.matrix
-        return (M.shape, M.nnz, zlib.crc32(M.data.view(np.uint8)), zlib.crc32(M.indices))
+        return matrix_fingerprint(self.matrix)
 
 
-def _numerically_hermitian(matrix: sp.csr_matrix | None, op: spla.LinearOperator,
-                           tol: float) -> bool:
+def require_symmetric(symmetric: bool, method: str) -> None:
+    """Raise :class:`NotSymmetricError` for ``method`` unless ``symmetric``."""
+    if not symmetric:
+        raise NotSymmetricError(
+            f"method {method!r} needs a symmetric (Hermitian) matrix, and A is not "
+            f"symmetric. Use method='gmres' or method='bicgstab' for nonsymmetric systems."
+        )
+
+
+def matrix_fingerprint(M: sp.csr_matrix) -> tuple:
+    """A cheap key of a CSR matrix that changes when its values or pattern change."""
+    return (M.shape, M.nnz, zlib.crc32(M.data.view(np.uint8)), zlib.crc32(M.indices))
+
+
+def is_problem(A: Any) -> bool:
+    """Whether ``A`` is an :class:`operators.Problem` (duck-typed: ``A``, ``shape``, ``kind``)."""
+    return hasattr(A, "A") and hasattr(A, "shape") and hasattr(A, "kind")
+
+
+def numerically_hermitian(matrix: sp.csr_matrix | None, op: spla.LinearOperator,
+                          tol: float = 1e-12) -> bool:
+    """``A == A^H`` to ``tol`` relative to ``max|A|`` for a matrix; for a matrix-free ``op``
+    (``matrix=None``), ``|y^H A x - (A y)^H x|`` small on random probes ``x``, ``y``."""
     if matrix is not None:
         diff = matrix - matrix.conj().T
         scale = abs(matrix).max() if matrix.nnz else 1.0
@@ -82,7 +98,8 @@ def _numerically_hermitian(matrix: sp.csr_matrix | None, op: spla.LinearOperator
     return abs(lhs - rhs) <= 1e-8 * max(abs(lhs), abs(rhs), 1e-300)
 
 
-def _result_dtype(*dtypes: np.dtype) -> np.dtype:
+def result_dtype(*dtypes: np.dtype) -> np.dtype:
+    """The common floating dtype of the inputs (integers and bools become float64)."""
     dtype = np.result_type(*dtypes)
     if dtype not in _FLOATS:
         if np.issubdtype(dtype, np.integer) or dtype == np.bool_:
@@ -93,10 +110,15 @@ def _result_dtype(*dtypes: np.dtype) -> np.dtype:
     return dtype
 
 
-def as_vector(b: Any, n: int | None = None, name: str = "b") -> np.ndarray:
-    """Validate a right-hand side (or ``x0``): 1-D (or (n,1)), finite, floating or integer."""
+def as_vector(b: Any, n: int | None = None, name: str = "b", xp: Any = np) -> Any:
+    """Validate a right-hand side (or ``x0``): 1-D (or (n,1)), finite, floating or integer.
+
+    ``xp`` is the array namespace the vector is converted with and checked in: ``numpy``
+    (the default, returns an ndarray) or ``jax.numpy`` (returns a jax array and checks it on
+    its device, without a copy to the host).
+    """
     try:
-        arr = np.asarray(b)
+        arr = xp.asarray(b)
     except Exception as exc:  # e.g. ragged lists
         raise InvalidSystemError(f"{name} must be a 1-D array of numbers: {exc}") from None
     if arr.ndim == 2 and arr.shape[1] == 1:
@@ -114,13 +136,35 @@ def as_vector(b: Any, n: int | None = None, name: str = "b") -> np.ndarray:
         raise InvalidSystemError(
             f"{name} has {arr.shape[0]} entries but A has {n} rows; they must match"
         )
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise InvalidSystemError(f"{name} contains {bad} NaN or Inf entries; fix the input")
+    check_finite(arr, name, xp)
     return arr
 
 
-def _as_operator(A: Any) -> tuple[spla.LinearOperator, sp.csr_matrix | None]:
+def check_finite(values: Any, name: str = "A", xp: Any = np) -> None:
+    """Raise :class:`InvalidSystemError` if ``values`` (an array in namespace ``xp``) has
+    NaN or Inf entries."""
+    finite = xp.isfinite(values)
+    if not bool(xp.all(finite)):
+        bad = int(finite.size - int(xp.count_nonzero(finite)))
+        raise InvalidSystemError(f"{name} contains {bad} NaN or Inf entries; fix the input")
+
+
+def check_square(shape: tuple[int, ...], name: str = "A") -> int:
+    """Raise :class:`InvalidSystemError` unless ``shape`` is that of a non-empty square
+    matrix; return its order ``n``."""
+    n, m = shape
+    if n == 0 or m == 0:
+        raise InvalidSystemError(f"{name} is empty (shape {shape}); the system has no unknowns")
+    if n != m:
+        raise InvalidSystemError(
+            f"{name} must be square, got shape {shape}; for least-squares problems use "
+            f"scipy.sparse.linalg.lsqr"
+        )
+    return n
+
+
+def as_operator(A: Any) -> tuple[spla.LinearOperator, sp.csr_matrix | None]:
+    """``(LinearOperator, CSR matrix or None)`` for a host matrix; dtype and 2-D checked."""
     if sp.issparse(A):
         if A.dtype.kind not in "biufc":
             raise InvalidSystemError(f"A must hold numbers, not dtype {A.dtype}")
@@ -149,25 +193,16 @@ def as_system(A: Any, b: Any) -> LinearSystem:
     """Validate ``(A, b)`` and return a :class:`LinearSystem` with a common floating dtype."""
     problem = None
     symmetric = positive_definite = None
-    if hasattr(A, "A") and hasattr(A, "shape") and hasattr(A, "kind"):  # operators.Problem
+    if is_problem(A):
         problem = A
         symmetric, positive_definite = A.symmetric, A.positive_definite
         A = A.A
-    op, matrix = _as_operator(A)
-    n, m = op.shape
-    if n == 0 or m == 0:
-        raise InvalidSystemError(f"A is empty (shape {op.shape}); the system has no unknowns")
-    if n != m:
-        raise InvalidSystemError(
-            f"A must be square, got shape {op.shape}; for least-squares problems use "
-            f"scipy.sparse.linalg.lsqr"
-        )
+    op, matrix = as_operator(A)
+    n = check_square(op.shape)
     vec = as_vector(b, n)
-    dtype = _result_dtype(op.dtype, vec.dtype)
+    dtype = result_dtype(op.dtype, vec.dtype)
     if matrix is not None:
-        if not np.all(np.isfinite(matrix.data)):
-            bad = int(matrix.data.size - np.count_nonzero(np.isfinite(matrix.data)))
-            raise InvalidSystemError(f"A contains {bad} NaN or Inf entries; fix the input")
+        check_finite(matrix.data)
         if matrix.dtype != dtype:
             matrix = matrix.astype(dtype)
         op = spla.aslinearoperator(matrix)

@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 
 from sciml.bandits import (
     BinnedContextualBandit,
+    ChebCB,
     CostNormaliser,
     TsallisINF,
     best_fixed_arm,
     bin_edges,
     cumulative_regret,
     instance_optimal,
+    inverse_gap_weighting,
     tsallis_probabilities,
 )
 
@@ -313,13 +315,13 @@ def test_contextual_learns_different_best_arms_per_bin():
 def test_contextual_bins_are_independent_of_visit_order():
     cb1 = BinnedContextualBandit(5, [0.0, 1.0, 2.0, 3.0], seed=4)
     cb2 = BinnedContextualBandit(5, [0.0, 1.0, 2.0, 3.0], seed=4)
-    seq1 = [(c, cb1.select(c)) for c in (0.5,)]
-    cb1.update(seq1[0][1], 0.3)
-    a_other = cb2.select(2.5)  # visit another bin first
+    a1 = cb1.select(0.5)
+    cb1.update(a1, 0.3)
+    a_other = cb2.select(2.5)  # cb2 visits another bin first
     cb2.update(a_other, 0.3)
-    a = cb2.select(0.5)
-    assert a == seq1[0][1]
-    cb2.update(a, 0.3)
+    a2 = cb2.select(0.5)
+    assert a2 == a1
+    cb2.update(a2, 0.3)
     assert cb1.learners[0].state_dict() == cb2.learners[0].state_dict()
     assert cb1.learners[0].seed != cb2.learners[2].seed
 
@@ -388,6 +390,100 @@ def test_contextual_bad_inputs():
     assert cb.pending is None
     with pytest.raises(ValueError, match="not a BinnedContextualBandit state dict"):
         BinnedContextualBandit.from_state_dict(TsallisINF(2, seed=0).state_dict())
+
+
+# --------------------------------------------------------------------------- ChebCB
+OMEGAS = np.linspace(1.0, 1.95, K)
+
+
+def smooth_table(seed: int, n_rounds: int):
+    """c ~ U[0, 1]; cost of arm i: 0.1 + 2 (omega_i - omega*(c))^2 + noise, omega* = 1.1 + 0.8c."""
+    rng = np.random.default_rng(seed)
+    contexts = rng.uniform(0.0, 1.0, n_rounds)
+    omega_star = 1.1 + 0.8 * contexts
+    means = 0.1 + 2.0 * (OMEGAS[None, :] - omega_star[:, None]) ** 2
+    costs = np.clip(means + 0.05 * rng.standard_normal((n_rounds, K)), 0.0, 1.0)
+    return contexts, costs
+
+
+def play_chebcb(cb: ChebCB, contexts, costs) -> np.ndarray:
+    arms = np.empty(len(contexts), dtype=int)
+    for t, c in enumerate(contexts):
+        a = cb.select(float(c))
+        cb.update(a, float(costs[t, a]))
+        arms[t] = a
+    return arms
+
+
+def test_chebcb_tracks_a_smoothly_moving_best_arm():
+    n = 5000
+    contexts, costs = smooth_table(0, n)
+    cb = ChebCB(K, (0.0, 1.0), seed=5)
+    arms = play_chebcb(cb, contexts, costs)
+    for c in (0.05, 0.3, 0.5, 0.7, 0.95):
+        true_best = int(np.argmin(np.abs(OMEGAS - (1.1 + 0.8 * c))))
+        assert abs(cb.best_arm(c) - true_best) <= 1, f"context {c}"
+    fixed = cumulative_regret(costs, arms, comparator="fixed")[-1]
+    inst = cumulative_regret(costs, arms, comparator="instance")
+    assert fixed < -0.05 * n  # clearly better than the best fixed arm
+    assert inst[-1] < 0.1 * n
+    assert inst[-1] - inst[n // 2 - 1] < inst[n // 2 - 1]  # sublinear
+    for c in (0.1, 0.9):
+        assert_valid_distribution(cb.probabilities(c), K)
+
+
+def test_chebcb_save_load_continues_identically(tmp_path):
+    contexts, costs = smooth_table(7, 600)
+    reference = ChebCB(K, (0.0, 1.0), seed=3, degree=3)
+    ref_arms = play_chebcb(reference, contexts, costs)
+    first = ChebCB(K, (0.0, 1.0), seed=3, degree=3)
+    arms_a = play_chebcb(first, contexts[:250], costs[:250])
+    first.select(float(contexts[250]))
+    path = tmp_path / "chebcb.json"
+    first.save(path)
+    resumed = ChebCB.load(path)
+    a = resumed.pending
+    resumed.update(a, float(costs[250, a]))
+    arms_b = play_chebcb(resumed, contexts[251:], costs[251:])
+    np.testing.assert_array_equal(np.concatenate([arms_a, [a], arms_b]), ref_arms)
+    assert resumed.state_dict() == reference.state_dict()
+
+
+def test_chebcb_bad_inputs():
+    with pytest.raises(ValueError, match="n_arms must be an integer >= 1"):
+        ChebCB(0, (0.0, 1.0), seed=0)
+    with pytest.raises(ValueError, match="finite low < high"):
+        ChebCB(3, (1.0, 1.0), seed=0)
+    with pytest.raises(ValueError, match="degree must be an integer >= 0"):
+        ChebCB(3, (0.0, 1.0), seed=0, degree=-1)
+    with pytest.raises(ValueError, match="ridge must be a finite positive number"):
+        ChebCB(3, (0.0, 1.0), seed=0, ridge=0.0)
+    cb = ChebCB(3, (0.0, 1.0), seed=0)
+    with pytest.raises(ValueError, match="without a pending selection"):
+        cb.update(0, 0.5)
+    a = cb.select(0.5)
+    with pytest.raises(ValueError, match="still pending"):
+        cb.select(0.5)
+    with pytest.raises(ValueError, match=r"loss must be in \[0, 1\]"):
+        cb.update(a, -1.0)
+    with pytest.raises(ValueError, match="context must be a finite real number"):
+        cb.features(float("inf"))
+    with pytest.raises(ValueError, match="not a ChebCB state dict"):
+        ChebCB.from_state_dict(TsallisINF(2, seed=0).state_dict())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    f=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=30),
+    gamma=st.floats(min_value=0.0, max_value=1e6),
+)
+def test_inverse_gap_weighting_is_a_distribution_favouring_the_leader(f, gamma):
+    pred = np.asarray(f)
+    p = inverse_gap_weighting(pred, gamma)
+    assert_valid_distribution(p, pred.size)
+    best = int(np.argmin(pred))
+    assert p[best] >= 1.0 / pred.size - 1e-12
+    assert p[best] >= p.max() - 1e-12
 
 
 # --------------------------------------------------------------------------- helpers

@@ -5,6 +5,7 @@ integration maps arm indices to parameters and iteration counts to losses.
 
 - :class:`TsallisINF`: ½-Tsallis-INF over :math:`K` arms, losses in [0, 1].
 - :class:`BinnedContextualBandit`: one TsallisINF per bin of a scalar context.
+- :class:`ChebCB`: SquareCB with per-arm Chebyshev regression on a scalar context.
 - :class:`CostNormaliser`: iteration counts -> losses in [0, 1].
 - :func:`best_fixed_arm`, :func:`instance_optimal`, :func:`cumulative_regret`: offline yardsticks.
 
@@ -19,6 +20,7 @@ Examples
 >>> bandit.update(arm, to_loss(iterations))
 """
 
+from .chebcb import ChebCB, inverse_gap_weighting
 from .contextual import BinnedContextualBandit, bin_edges
 from .normalise import CostNormaliser
 from .offline import best_fixed_arm, cumulative_regret, instance_optimal
@@ -26,11 +28,13 @@ from .tsallis import TsallisINF, tsallis_probabilities
 
 __all__ = [
     "BinnedContextualBandit",
+    "ChebCB",
     "CostNormaliser",
     "TsallisINF",
     "best_fixed_arm",
     "bin_edges",
     "cumulative_regret",
     "instance_optimal",
+    "inverse_gap_weighting",
     "tsallis_probabilities",
 ]

@@ -23,6 +23,11 @@ BACKENDS = {
 #: Order in which ``backend="auto"`` asks the backends whether they own the input types.
 AUTO_ORDER = ("petsc", "jax")
 
+#: Keyword parameters a backend reads itself (not a method's or a preconditioner's), so that
+#: ``Solver(backend="jax", matrix_free=True)`` is accepted. Kept here, not in the backend
+#: modules, so that checking them imports no optional dependency.
+PARAMS: dict[str, tuple[str, ...]] = {"scipy": (), "petsc": (), "jax": ("matrix_free",)}
+
 
 def get(name: str) -> ModuleType:
     """Import and return the backend module ``name``."""
@@ -37,6 +42,12 @@ def get(name: str) -> ModuleType:
         raise BackendUnavailableError(
             f"backend {name!r} is not available ({exc}). Install it with: {install}"
         ) from None
+
+
+def params(name: str) -> set[str]:
+    """The backend parameters of backend ``name`` (of every backend for ``"auto"``)."""
+    names = PARAMS if name == "auto" else (name,)
+    return {p for backend in names for p in PARAMS.get(backend, ())}
 
 
 def detect(A: Any, b: Any) -> str:

@@ -1,6 +1,6 @@
 """The host backend: NumPy/SciPy arrays, SciPy's Krylov methods, pyamg, and our own methods.
 
-Also the adapter for ``scipy.sparse.linalg.gmres``, ``bicgstab`` and ``minres``: argument
+Also the adapter for ``scipy.sparse.linalg.gmres`` and ``bicgstab``: argument
 names are translated here (our ``maxiter`` counts inner iterations; GMRES's counts restarts).
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from solvers.errors import SetupError
+from solvers.errors import InvalidOptionError, SetupError
 from solvers.method import Callback, Iterate
 from solvers.reasons import Reason
 from solvers.result import SolveResult, make_result
@@ -30,17 +30,19 @@ REFINEMENT_RESTARTS = 2
 
 
 class ScipyKrylov:
-    """Adapter for one of SciPy's Krylov solvers: ``"gmres"``, ``"bicgstab"`` or ``"minres"``.
+    """Adapter for one of SciPy's Krylov solvers: ``"gmres"`` or ``"bicgstab"``.
 
     Residual history: GMRES reports its (preconditioned) residual estimate per inner
-    iteration for free; for BiCGStab and MINRES the true residual is computed in the
-    callback, at the cost of one extra matvec per iteration.
+    iteration for free; for BiCGStab the true residual is computed in the callback, at the
+    cost of one extra matvec per iteration.
     """
 
     def __init__(self, name: str, restart: int = 30) -> None:
+        if not isinstance(restart, int) or isinstance(restart, bool) or restart < 1:
+            raise InvalidOptionError(f"restart must be an int >= 1, not {restart!r}")
         self.name = name
         self.restart = restart
-        self.requires_symmetric = name == "minres"
+        self.requires_symmetric = False
 
     def setup(self, system: LinearSystem) -> None:
         """Nothing to prepare."""
@@ -69,10 +71,7 @@ class ScipyKrylov:
                 if callback is not None:
                     callback(xk)
 
-            solver = spla.bicgstab if self.name == "bicgstab" else spla.minres
-            if self.name == "minres":
-                kwargs.pop("atol")
-            x, info = solver(system.op, b, maxiter=maxiter, callback=record, **kwargs)
+            x, info = spla.bicgstab(system.op, b, maxiter=maxiter, callback=record, **kwargs)
         iterations = len(residuals) - 1
         if info == 0:
             reason = Reason.RTOL

@@ -1,0 +1,30 @@
+"""PDE problems as linear systems: a gallery of model problems, random fields, sequences.
+
+``import operators`` loads NumPy and SciPy only (no JAX).
+
+Examples
+--------
+>>> import operators
+>>> p = operators.poisson((16, 16))
+>>> p.A.shape, p.b.shape
+((256, 256), (256,))
+"""
+
+from operators.fields import gaussian_random_field, lognormal_coefficient, random_diffusion
+from operators.gallery import convection_diffusion, diffusion, helmholtz, poisson
+from operators.problem import Problem
+from operators.sequences import HeatSequence, heat_sequence, shifted_laplacian_sequence
+
+__all__ = [
+    "HeatSequence",
+    "Problem",
+    "convection_diffusion",
+    "diffusion",
+    "gaussian_random_field",
+    "heat_sequence",
+    "helmholtz",
+    "lognormal_coefficient",
+    "poisson",
+    "random_diffusion",
+    "shifted_laplacian_sequence",
+]

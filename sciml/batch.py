@@ -1,0 +1,279 @@
+"""``python -m sciml batch``: many seeded diffusion solves, split across MPI ranks, resumable.
+
+Sample ``i`` is ``-div(K_i grad u) = 1`` with ``K_i`` the log-normal field drawn from
+``SeedSequence([seed, i])`` (:func:`operators.random_diffusion`), so every sample is fixed by
+``(seed, i)`` alone. Samples are grouped into shards of consecutive global indices
+``[k s, (k + 1) s)`` (``s`` the shard size); the unfinished shards are dealt round-robin to
+the ranks (mpi4py when installed, one process otherwise), and each finished shard is written
+as one ``.npz`` (temporary name, then an atomic :func:`os.replace`). A restart, with any
+number of ranks, skips the shards on disk: no sample is lost or computed twice.
+
+Shard contents: ``indices``, ``coefficients`` (``K``), ``solutions``, ``iterations``,
+``residuals`` (true residual norms), ``converged`` and ``seconds``, one row per sample.
+:func:`load_batch` merges the shards and checks that every index appears exactly once.
+
+Examples
+--------
+``mpiexec -n 2 python -m sciml batch --count 64 --grid 64 64 --seed 0 --method cg --pc amg
+--backend petsc --out runs/k64 --shard-size 8``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from operators.fields import random_diffusion
+from solvers import Solver
+
+MANIFEST = "batch.json"
+#: Parameters that fix the samples and their solutions; a restart must repeat them.
+_FIXED = ("count", "grid", "seed", "method", "pc", "backend", "rtol", "shard_size", "field")
+
+
+@dataclass
+class BatchSummary:
+    """What one rank did: shards written, shards found finished, samples solved."""
+
+    rank: int
+    ranks: int
+    written: list[str] = field(default_factory=list)
+    skipped: int = 0
+    samples: int = 0
+    not_converged: int = 0
+
+
+class _SerialComm:
+    """The two collectives :func:`run_batch` needs, for a run without MPI."""
+
+    rank, size = 0, 1
+
+    def barrier(self) -> None:
+        """Nothing to wait for."""
+
+    def allreduce(self, value: Any) -> Any:
+        return value
+
+
+def default_comm() -> Any:
+    """``mpi4py.MPI.COMM_WORLD`` when mpi4py is installed, else a one-process stand-in."""
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return _SerialComm()
+    return MPI.COMM_WORLD
+
+
+def shard_ranges(count: int, shard_size: int) -> list[tuple[int, int]]:
+    """Global index ranges ``[start, stop)`` of the shards; they depend on no rank count."""
+    return [(s, min(s + shard_size, count)) for s in range(0, count, shard_size)]
+
+
+def shard_path(out: Path, start: int, stop: int) -> Path:
+    return out / f"shard-{start:08d}-{stop:08d}.npz"
+
+
+def run_batch(count: int, grid: tuple[int, ...], *, seed: int = 0, method: str = "cg",
+              pc: str | None = "amg", backend: str = "scipy", rtol: float = 1e-8,
+              out: str | os.PathLike = "sciml-out/batch", shard_size: int = 16,
+              max_shards: int | None = None, field: dict[str, Any] | None = None,
+              comm: Any = None, progress: bool = True) -> BatchSummary:
+    """Solve ``count`` seeded diffusion problems on ``grid``; write and resume shards in ``out``.
+
+    Parameters
+    ----------
+    count, grid, seed
+        Samples ``0 .. count-1`` on the interior grid ``grid``; sample ``i`` draws its field
+        from ``SeedSequence([seed, i])``.
+    method, pc, backend, rtol
+        As for :func:`solvers.solve` (``backend`` is ``"scipy"`` or ``"petsc"``; PETSc
+        solves each sample on its own rank, ``PETSc.COMM_SELF``).
+    out
+        Output directory (created); holds ``batch.json`` and the shards.
+    shard_size
+        Samples per shard (the unit of work, of output and of restart).
+    max_shards
+        Stop after this many shards on each rank (time-limited jobs); run again to go on.
+    field
+        Keywords of :func:`operators.lognormal_coefficient` (``length_scale``, ``variance``).
+    comm
+        mpi4py communicator; default :func:`default_comm`.
+    progress
+        Show a tqdm bar on rank 0 (its own samples).
+
+    Returns
+    -------
+    BatchSummary
+        This rank's work.
+    """
+    comm = default_comm() if comm is None else comm
+    out = Path(out)
+    params = {"count": int(count), "grid": [int(g) for g in grid], "seed": int(seed),
+              "method": method, "pc": pc, "backend": backend, "rtol": float(rtol),
+              "shard_size": int(shard_size), "field": dict(field or {})}
+    _check_arguments(params)
+    if comm.rank == 0:
+        _prepare(out, params)
+    comm.barrier()
+    _check_manifest(out, params)
+    pending = [r for r in shard_ranges(count, shard_size) if not shard_path(out, *r).exists()]
+    comm.barrier()  # every rank has listed the finished shards before any new one appears
+    mine = pending[comm.rank :: comm.size][:max_shards]
+    summary = BatchSummary(comm.rank, comm.size,
+                           skipped=len(shard_ranges(count, shard_size)) - len(pending))
+    solve = _sample_solver(method, pc, backend, rtol)
+    bar = tqdm(total=sum(b - a for a, b in mine), disable=not progress or comm.rank != 0,
+               desc=f"batch (rank 0 of {comm.size})", unit="sample")
+    for start, stop in mine:
+        rows = [_solve_sample(i, params, solve) for i in range(start, stop)]
+        _write_shard(shard_path(out, start, stop), rows)
+        summary.written.append(shard_path(out, start, stop).name)
+        summary.samples += len(rows)
+        summary.not_converged += sum(not row["converged"] for row in rows)
+        bar.update(len(rows))
+    bar.close()
+    comm.barrier()
+    return summary
+
+
+def _check_arguments(params: dict[str, Any]) -> None:
+    if params["count"] < 0 or params["shard_size"] < 1:
+        raise ValueError(f"count must be >= 0 and shard_size >= 1, got {params['count']} "
+                         f"and {params['shard_size']}")
+    if params["backend"] not in ("scipy", "petsc"):
+        raise ValueError(f"backend must be 'scipy' or 'petsc', not {params['backend']!r}")
+
+
+def _prepare(out: Path, params: dict[str, Any]) -> None:
+    """Rank 0: create ``out``, write the manifest once, drop temporaries of killed runs."""
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.tmp*"):
+        stale.unlink()
+    manifest = out / MANIFEST
+    if not manifest.exists():
+        tmp = out / f"{MANIFEST}.tmp{os.getpid()}"
+        tmp.write_text(json.dumps(params, indent=1))
+        os.replace(tmp, manifest)
+
+
+def _check_manifest(out: Path, params: dict[str, Any]) -> None:
+    """A restart must ask for the same samples and solver as the run that began ``out``."""
+    found = json.loads((out / MANIFEST).read_text())
+    changed = [k for k in _FIXED if found.get(k) != params[k]]
+    if changed:
+        diff = ", ".join(f"{k}: {found.get(k)!r} -> {params[k]!r}" for k in changed)
+        raise ValueError(f"{out} holds a batch with other parameters ({diff}); use a new --out "
+                         f"directory or repeat the original parameters to resume")
+
+
+def _sample_solver(method: str, pc: str | None, backend: str, rtol: float) -> Any:
+    """``solve(A, b) -> (x as ndarray, SolveResult)``: one Solver per rank, reused."""
+    solver = Solver(method, pc, backend=backend, rtol=rtol)
+    if backend == "scipy":
+        return lambda A, b: _plain(solver.solve(A, b))
+    from petsc4py import PETSc
+
+    from solvers.backends.petsc import to_petsc
+
+    def solve(A: Any, b: np.ndarray) -> tuple[np.ndarray, Any]:
+        result = solver.solve(*to_petsc(A, b, comm=PETSc.COMM_SELF))
+        return result.x.getArray().copy(), result
+
+    return solve
+
+
+def _plain(result: Any) -> tuple[np.ndarray, Any]:
+    return np.asarray(result.x), result
+
+
+def _solve_sample(index: int, params: dict[str, Any], solve: Any) -> dict[str, Any]:
+    """Build sample ``index`` from ``(seed, index)`` and solve it."""
+    problem = random_diffusion(tuple(params["grid"]),
+                               seed=np.random.SeedSequence([params["seed"], index]),
+                               **params["field"])
+    start = time.perf_counter()
+    x, result = solve(problem.A, problem.b)
+    return {"indices": index, "coefficients": problem.coefficient,
+            "solutions": problem.grid(x), "iterations": result.iterations,
+            "residuals": result.residual_norm, "converged": result.converged,
+            "seconds": time.perf_counter() - start}
+
+
+def _write_shard(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write one shard atomically: a temporary file, flushed to disk, then renamed."""
+    arrays = {key: np.stack([np.asarray(row[key]) for row in rows]) for key in rows[0]}
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_batch(out: str | os.PathLike) -> dict[str, np.ndarray]:
+    """All finished shards of ``out`` merged in sample order.
+
+    Returns the shard arrays (``indices``, ``coefficients``, ``solutions``, ...) stacked over
+    every finished sample, sorted by index (``indices`` tells which samples are there); raises
+    ``ValueError`` if a sample appears twice.
+    """
+    out = Path(out)
+    params = json.loads((out / MANIFEST).read_text())
+    paths = [shard_path(out, *r) for r in shard_ranges(params["count"], params["shard_size"])]
+    shards = []
+    for path in filter(Path.exists, paths):
+        with np.load(path) as data:
+            shards.append(dict(data))
+    if not shards:
+        return {}
+    merged = {key: np.concatenate([s[key] for s in shards]) for key in shards[0]}
+    order = np.argsort(merged["indices"], kind="stable")
+    if np.unique(merged["indices"]).size != order.size:
+        raise ValueError(f"{out}: some samples appear in more than one shard")
+    return {key: value[order] for key, value in merged.items()}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``batch`` sub-command."""
+    p = subparsers.add_parser(
+        "batch", help="solve N seeded diffusion problems across MPI ranks, in resumable shards",
+        description=__doc__.split("\n\n")[0])
+    p.add_argument("--count", type=int, required=True, help="number of samples")
+    p.add_argument("--grid", type=int, nargs="+", default=[64, 64], help="interior grid")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", default="cg")
+    p.add_argument("--pc", default="amg")
+    p.add_argument("--backend", choices=("scipy", "petsc"), default="scipy")
+    p.add_argument("--rtol", type=float, default=1e-8)
+    p.add_argument("--out", default="sciml-out/batch", help="output directory")
+    p.add_argument("--shard-size", type=int, default=16, help="samples per shard")
+    p.add_argument("--max-shards", type=int, default=None,
+                   help="stop after this many shards per rank (run again to continue)")
+    p.add_argument("--length-scale", type=float, default=0.1, help="field correlation length")
+    p.add_argument("--variance", type=float, default=1.0, help="variance of log K")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    comm = default_comm()
+    summary = run_batch(
+        args.count, tuple(args.grid), seed=args.seed, method=args.method, pc=args.pc,
+        backend=args.backend, rtol=args.rtol, out=args.out, shard_size=args.shard_size,
+        max_shards=args.max_shards,
+        field={"length_scale": args.length_scale, "variance": args.variance},
+        comm=comm, progress=not args.no_progress)
+    samples = comm.allreduce(summary.samples)
+    failed = comm.allreduce(summary.not_converged)
+    if comm.rank == 0:
+        print(f"batch: {samples} samples solved on {comm.size} rank(s), {failed} not converged, "
+              f"{summary.skipped} shard(s) already finished; output in {args.out}")
+    return 0

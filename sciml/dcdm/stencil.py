@@ -1,0 +1,129 @@
+"""Matrix-free application of a symmetric (2d+1)-point grid stencil in JAX.
+
+Every matrix of :mod:`operators.gallery` (Poisson, variable-coefficient diffusion) is a
+symmetric (2d+1)-point stencil on a structured grid, unknowns in C order. Such a matrix is
+determined by its *bands*: the diagonal ``D_i = A_{ii}`` and one off-diagonal per axis,
+``U^a_i = A_{i, i+e_a}`` (zero on the last plane along ``a``). Then
+
+.. math:: (A u)_i = D_i u_i + \\sum_a \\left(U^a_i u_{i+e_a} + U^a_{i-e_a} u_{i-e_a}\\right),
+
+which is a handful of shifted multiply-adds: on a CPU a 128^3 float64 product takes about
+10 ms, an order of magnitude faster than a sparse (BCOO) product in XLA.
+
+The bands are read off the assembled CSR matrix, so the stencil equals ``A`` by construction
+for any grid matrix, not only for the gallery's families; :func:`bands_from_matrix` checks this
+on a random probe and returns ``None`` for a matrix that is not a symmetric grid stencil.
+
+This module is private to :mod:`sciml.dcdm` until the shared ``operators.stencils`` lands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+import numpy as np
+import scipy.sparse as sp
+from jax import lax
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Diagonal and upper off-diagonals of a symmetric grid stencil, each of the grid shape."""
+
+    diagonal: np.ndarray
+    upper: tuple[np.ndarray, ...]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.diagonal.shape
+
+    def astype(self, dtype: np.dtype | type) -> Bands:
+        return Bands(self.diagonal.astype(dtype), tuple(u.astype(dtype) for u in self.upper))
+
+
+def bands_from_matrix(A: sp.spmatrix, shape: tuple[int, ...], rtol: float = 1e-12,
+                      seed: int = 0) -> Bands | None:
+    """The bands of ``A`` seen as a stencil on ``shape``, or ``None`` if ``A`` is not one.
+
+    ``A`` must be square with ``prod(shape)`` rows; it is a symmetric grid stencil when its
+    product with a random vector equals the stencil's to ``rtol`` (relative).
+    """
+    A = sp.csr_matrix(A)
+    n = int(np.prod(shape))
+    if A.shape != (n, n):
+        return None
+    strides = [int(np.prod(shape[a + 1:])) for a in range(len(shape))]
+    diagonal = A.diagonal().real.reshape(shape)
+    upper = []
+    for a, s in enumerate(strides):
+        band = np.zeros(n)
+        if s < n:
+            band[: n - s] = A.diagonal(s).real
+        band = band.reshape(shape)
+        index = [slice(None)] * len(shape)
+        index[a] = -1
+        band[tuple(index)] = 0.0  # wrap-around slots: not neighbours on the grid
+        upper.append(band)
+    bands = Bands(diagonal, tuple(upper))
+    v = np.random.default_rng(seed).standard_normal(n)
+    Av = A @ v
+    err = np.linalg.norm(np.asarray(apply_numpy(bands, v.reshape(shape))).ravel() - Av)
+    return bands if err <= rtol * max(np.linalg.norm(Av), 1e-300) else None
+
+
+def _shift(u: jnp.ndarray, axis: int, step: int) -> jnp.ndarray:
+    """``out_i = u_{i+step}`` along ``axis`` (``step = +-1``), zero where it leaves the grid."""
+    n = u.shape[axis]
+    if step > 0:
+        body = lax.slice_in_dim(u, 1, n, axis=axis)
+        pad = [(0, 0)] * u.ndim
+        pad[axis] = (0, 1)
+    else:
+        body = lax.slice_in_dim(u, 0, n - 1, axis=axis)
+        pad = [(0, 0)] * u.ndim
+        pad[axis] = (1, 0)
+    return jnp.pad(body, pad)
+
+
+def apply(diagonal: jnp.ndarray, upper: tuple[jnp.ndarray, ...], u: jnp.ndarray) -> jnp.ndarray:
+    """``A u`` on the grid; ``u`` may carry leading batch axes (the bands broadcast).
+
+    The grid axes are the last ``len(upper)`` axes of ``u``.
+    """
+    ndim = len(upper)
+    out = diagonal * u
+    for a, band in enumerate(upper):
+        axis = u.ndim - ndim + a
+        out = out + band * _shift(u, axis, +1) + _shift(band * u, axis, -1)
+    return out
+
+
+def apply_numpy(bands: Bands, u: np.ndarray) -> np.ndarray:
+    """:func:`apply` in NumPy (used to validate the bands against ``A``)."""
+    ndim = len(bands.upper)
+    out = bands.diagonal * u
+    for a, band in enumerate(bands.upper):
+        axis = u.ndim - ndim + a
+        up = np.zeros_like(u)
+        src = [slice(None)] * u.ndim
+        dst = [slice(None)] * u.ndim
+        src[axis], dst[axis] = slice(1, None), slice(None, -1)
+        up[tuple(dst)] = u[tuple(src)]
+        down = np.zeros_like(u)
+        bu = band * u
+        down[tuple(src)] = bu[tuple(dst)]
+        out = out + band * up + down
+    return out
+
+
+def coefficient_channel(diagonal: np.ndarray | jnp.ndarray, ndim: int) -> jnp.ndarray:
+    """The network's coefficient input: ``log D_i`` minus its mean over the grid.
+
+    For ``-div(K grad u)`` the diagonal is ``sum`` of the ``2d`` face values ``/ h^2``, a local
+    average of ``K``; the log makes the input invariant to the scale of ``K`` and of ``h``
+    (zero for the Poisson matrix, on every grid). The last ``ndim`` axes are the grid.
+    """
+    logd = jnp.log(jnp.asarray(diagonal))
+    grid_axes = tuple(range(-ndim, 0))
+    return logd - jnp.mean(logd, axis=grid_axes, keepdims=True)

@@ -1,0 +1,45 @@
+"""Names that only the PETSc backend runs (``fgmres``, ``pycg``, ``lu``, ``sor``, ``hypre``).
+
+They are registered with ``import solvers`` (no petsc4py needed for that), so that
+``Solver(method="pycg")`` is valid before the backend is chosen; on another backend their
+setup raises an :class:`~solvers.errors.InvalidOptionError` that says to use PETSc.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from solvers.errors import InvalidOptionError
+from solvers.registry import register
+
+
+class PetscOnly:
+    """Registry placeholder for a method or preconditioner run by PETSc itself."""
+
+    def __init__(self, name: str, requires_symmetric: bool = False) -> None:
+        self.name = name
+        self.requires_symmetric = requires_symmetric
+
+    def setup(self, system: Any) -> None:
+        raise InvalidOptionError(
+            f"{self.name!r} runs on the PETSc backend only; pass backend='petsc' (with a "
+            f"scipy matrix or a petsc4py Mat)"
+        )
+
+
+#: (kind, name, requires_symmetric, summary)
+NAMES = (
+    ("method", "fgmres", False, "flexible GMRES (PETSc KSPFGMRES)"),
+    ("method", "pycg", True, "the library's own CG as a PETSc KSPPYTHON context"),
+    ("pc", "lu", False, "complete LU factorization (PETSc PCLU; redundant in parallel)"),
+    ("pc", "sor", False, "one forward SOR sweep (PETSc PCSOR; local sweeps in parallel)"),
+    ("pc", "hypre", False, "hypre BoomerAMG (PETSc built with --download-hypre)"),
+)
+
+
+def register_petsc_names() -> None:
+    """Register the PETSc-only names; idempotent."""
+    for kind, name, symmetric, summary in NAMES:
+        register(name, partial(PetscOnly, name, symmetric), kind, backends=("petsc",),
+                 summary=summary, replace=True)

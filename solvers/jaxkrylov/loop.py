@@ -1,0 +1,114 @@
+"""What the jitted Krylov methods share: status codes, residual buffer and stopping test.
+
+Each method's ``lax.while_loop`` carries a :class:`Progress` as the last element of its
+state: ``k`` iterations done, a fixed-size buffer of residual norms (``residuals[i]`` after
+``i`` iterations) and a status ``code``, :data:`RUNNING` until the stopping test
+
+    ``||r_k|| <= max(rtol * ||b||, atol)``,
+
+the iteration budget ``k >= maxiter``, a NaN/Inf or a breakdown ends the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from solvers.reasons import Reason
+
+RUNNING, CONVERGED, MAXITER, BREAKDOWN, DIVERGED_NAN, INDEFINITE_MAT, INDEFINITE_PC = range(7)
+
+#: Status code -> the reason it reports (the final true-residual check decides rtol vs atol).
+REASONS = {
+    CONVERGED: Reason.RTOL,
+    MAXITER: Reason.MAXITER,
+    BREAKDOWN: Reason.BREAKDOWN,
+    DIVERGED_NAN: Reason.DIVERGED_NAN,
+    INDEFINITE_MAT: Reason.INDEFINITE_MAT,
+    INDEFINITE_PC: Reason.INDEFINITE_PC,
+}
+
+#: Bounds of the residual buffer length (see :func:`history_length`).
+HISTORY_MIN, HISTORY_MAX = 16, 2**14
+
+Operator = Callable[[jax.Array], jax.Array]
+
+
+class Progress(NamedTuple):
+    """Iterations done, residual-norm buffer, status code."""
+
+    k: jax.Array
+    residuals: jax.Array
+    code: jax.Array
+
+
+def history_length(maxiter: int) -> int:
+    """The (static) residual buffer length for ``maxiter`` iterations.
+
+    The next power of two holding ``maxiter + 1`` norms, so that a nearby ``maxiter`` reuses
+    the compiled loop; at least :data:`HISTORY_MIN`, at most :data:`HISTORY_MAX`. When the
+    iterations outrun the buffer its last slot holds the latest norm.
+    """
+    return min(max(1 << max(maxiter, 1).bit_length(), HISTORY_MIN), HISTORY_MAX)
+
+
+def reason(code: int) -> Reason:
+    """The :class:`Reason` of a final status code."""
+    return REASONS[int(code)]
+
+
+def first(*cases: tuple[jax.Array, int]) -> jax.Array:
+    """The code paired with the first true condition, else :data:`RUNNING`."""
+    return jnp.select([c for c, _ in cases], [jnp.int32(code) for _, code in cases],
+                      jnp.int32(RUNNING))
+
+
+def status(rnorm: jax.Array, tol: jax.Array, k: Any, maxiter: Any) -> jax.Array:
+    """The stopping test: NaN/Inf, converged, out of iterations, or running."""
+    return first((~jnp.isfinite(rnorm), DIVERGED_NAN), (rnorm <= tol, CONVERGED),
+                 (k >= maxiter, MAXITER))
+
+
+def threshold(b: jax.Array, rtol: Any, atol: Any) -> jax.Array:
+    """``max(rtol * ||b||, atol)``."""
+    return jnp.maximum(rtol * jnp.linalg.norm(b), atol)
+
+
+def precondition(M: Operator | None, r: jax.Array) -> jax.Array:
+    """``z = M(r)`` (the identity when ``M`` is None), in the dtype of ``r``."""
+    return r if M is None else M(r).astype(r.dtype)
+
+
+def start(rnorm: jax.Array, tol: jax.Array, maxiter: Any, history: int) -> Progress:
+    """Progress before the first iteration."""
+    residuals = jnp.zeros(history, rnorm.dtype).at[0].set(rnorm)
+    return Progress(jnp.int32(0), residuals, status(rnorm, tol, 0, maxiter))
+
+
+def advance(progress: Progress, rnorm: jax.Array, tol: jax.Array, maxiter: Any,
+            failed: jax.Array | int = RUNNING) -> Progress:
+    """Progress after one iteration ending with residual norm ``rnorm``.
+
+    A ``failed`` code other than :data:`RUNNING` (a breakdown detected before the update,
+    which the method then skipped) ends the loop without counting the iteration.
+    """
+    ok = failed == RUNNING
+    k = progress.k + ok.astype(jnp.int32)
+    slot = jnp.minimum(k, progress.residuals.shape[0] - 1)
+    value = jnp.where(ok, rnorm, progress.residuals[slot])
+    code = jnp.where(ok, status(rnorm, tol, k, maxiter), failed)
+    return Progress(k, progress.residuals.at[slot].set(value), code)
+
+
+def running(state: tuple) -> jax.Array:
+    """The ``while_loop`` condition: the :class:`Progress` last in ``state`` is running."""
+    return state[-1].code == RUNNING
+
+
+def outcome(x: jax.Array, progress: Progress) -> tuple[jax.Array, jax.Array, jax.Array,
+                                                        jax.Array]:
+    """What every method returns: ``(x, iterations, residuals, code)``."""
+    return x, progress.k, progress.residuals, progress.code
