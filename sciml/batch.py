@@ -245,7 +245,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``batch`` sub-command."""
     p = subparsers.add_parser(
         "batch", help="solve N seeded diffusion problems across MPI ranks, in resumable shards",
-        description=__doc__.split("\n\n")[0])
+        description="Solve many seeded diffusion problems, split across MPI ranks, in "
+                    "resumable shards (one .npz per range of sample indices).")
     p.add_argument("--count", type=int, required=True, help="number of samples")
     p.add_argument("--grid", type=int, nargs="+", default=[64, 64], help="interior grid")
     p.add_argument("--seed", type=int, default=0)

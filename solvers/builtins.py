@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import partial
 
 from solvers.backends.petsc_only import register_petsc_names
-from solvers.backends.scipy import ScipyKrylov
+from solvers.backends.scipy import ScipyBiCGStab
 from solvers.direct import Direct
 from solvers.krylov.cg import CG
 from solvers.krylov.fcg import FCG
+from solvers.krylov.gmres import GMRES
 from solvers.krylov.minres import MINRES
 from solvers.krylov.sor import SOR, SSOR
 from solvers.pc.amg import AMG
@@ -30,8 +31,10 @@ def register_builtins() -> None:
     methods = [
         ("cg", CG, ALL, "conjugate gradients (SPD)"),
         ("fcg", FCG, ALL, "flexible CG, FCG(m), for variable/nonlinear preconditioners (SPD)"),
-        ("gmres", partial(ScipyKrylov, "gmres"), ALL, "restarted GMRES(restart)"),
-        ("bicgstab", partial(ScipyKrylov, "bicgstab"), ALL, "BiCGStab (nonsymmetric)"),
+        ("gmres", GMRES, ALL, "restarted GMRES(restart), right-preconditioned"),
+        ("fgmres", partial(GMRES, flexible=True), ("scipy", "petsc"),
+         "flexible GMRES(restart) for variable/nonlinear preconditioners"),
+        ("bicgstab", ScipyBiCGStab, ALL, "BiCGStab (nonsymmetric; SciPy's)"),
         ("minres", MINRES, ("scipy", "petsc"),
          "MINRES (symmetric indefinite)"),
         ("direct", Direct, ("scipy", "petsc"), "sparse LU (SuperLU; PETSc: preonly + lu)"),

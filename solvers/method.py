@@ -6,6 +6,14 @@ a factorization; called again only when the matrix changes) and
 object with ``setup(system) -> LinearOperator`` applying ``M ~ A^{-1}``. Objects may keep
 state across solves (bandit weights, recycle spaces, loaded networks): :class:`solvers.Solver`
 builds them once.
+
+Optional hooks, on methods and preconditioners alike, for objects that learn from each solve
+(the bandit-tuned SSOR preconditioner picks its ``omega`` per solve, while its ``setup`` stays
+cached for the unchanged matrix). The host backend calls them when defined:
+
+- ``before_solve(system, stop)`` after setup, just before the method's ``solve``;
+- ``after_solve(result)`` with the final :class:`solvers.result.SolveResult` (after the
+  true-residual check and any refinement restarts), just before it is returned.
 """
 
 from __future__ import annotations
@@ -54,3 +62,11 @@ class Preconditioner(Protocol):
     requires_symmetric: bool
 
     def setup(self, system: LinearSystem) -> spla.LinearOperator: ...
+
+
+class SolveHooks(Protocol):
+    """Optional hooks of a method or preconditioner, called by the host backend per solve."""
+
+    def before_solve(self, system: LinearSystem, stop: StoppingRule) -> None: ...
+
+    def after_solve(self, result: Any) -> None: ...

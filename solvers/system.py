@@ -99,19 +99,18 @@ def numerically_hermitian(matrix: sp.csr_matrix | None, op: spla.LinearOperator,
 
 
 def result_dtype(*dtypes: np.dtype) -> np.dtype:
-    """The common floating dtype of the inputs (integers and bools become float64)."""
-    dtype = np.result_type(*dtypes)
-    if dtype not in _FLOATS:
-        if np.issubdtype(dtype, np.integer) or dtype == np.bool_:
-            return np.dtype(np.float64)
-        raise InvalidSystemError(
-            f"unsupported dtype {dtype}; use float32, float64, complex64 or complex128"
-        )
-    return dtype
+    """The common floating dtype of the inputs; integer, bool or object dtypes are refused."""
+    for dtype in dtypes:
+        if dtype not in _FLOATS:
+            raise InvalidSystemError(
+                f"unsupported dtype {dtype}: A and b must be floating point (float32, float64, "
+                f"complex64 or complex128); convert with .astype(float)"
+            )
+    return np.result_type(*dtypes)
 
 
 def as_vector(b: Any, n: int | None = None, name: str = "b", xp: Any = np) -> Any:
-    """Validate a right-hand side (or ``x0``): 1-D (or (n,1)), finite, floating or integer.
+    """Validate a right-hand side (or ``x0``): 1-D (or (n,1)), finite, numeric.
 
     ``xp`` is the array namespace the vector is converted with and checked in: ``numpy``
     (the default, returns an ndarray) or ``jax.numpy`` (returns a jax array and checks it on

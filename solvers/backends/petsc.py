@@ -174,22 +174,30 @@ def solve(solver: Any, A: Any, b: Any, x0: Any = None,
     entry.monitor.residuals.clear()
     entry.monitor.callback = None if callback is None else (
         lambda xk: callback(_output(xk, system)))
-    error = None
     with options_inserted(ksp.getOptionsPrefix(), entry.options):
         ksp.setOperators(system.A)
-        error = _attempt(ksp.setUp)
+        setup_error = _attempt(ksp.setUp)
         setup_done = time.perf_counter()
-        if error is None:
-            error = _attempt(lambda: ksp.solve(system.b, x))
-    reason, details = _reason(ksp, method, error)
+        solve_error = None if setup_error else _attempt(lambda: ksp.solve(system.b, x))
+    reason, details = _reason(ksp, method, setup_error, solve_error)
+    if reason in (Reason.PC_FAILED, Reason.SINGULAR):  # x may hold Inf from a zero pivot
+        x = _initial_guess(ksp, system, x0)
     rnorm = residual_norm(system.A, system.b, x)
     end = time.perf_counter()
-    info = {"backend": "petsc", "method": method, "pc": pc if isinstance(pc, str) else "custom",
-            "device": "cpu", "ranks": system.A.getComm().getSize(), **details}
+    info = {"backend": "petsc", "method": ksp.getType() if method == "options" else method,
+            "pc": _pc_label(pc, ksp), "device": "cpu", "ranks": system.A.getComm().getSize(),
+            **details}
     timings = {"setup": setup_done - start, "solve": end - setup_done, "total": end - start}
     residuals = entry.monitor.residuals or [rnorm]
     return make_result(_output(x, system), rnorm, system.b.norm(), solver.stop, reason,
                        ksp.getIterationNumber(), residuals, timings, info)
+
+
+def _pc_label(pc: str | Callable | None, ksp: PETSc.KSP) -> str:
+    """Our pc name for ``info``; PETSc's type when the options chose it."""
+    if pc is None:
+        return ksp.getPC().getType()
+    return pc if isinstance(pc, str) else "custom"
 
 
 # -- input ---------------------------------------------------------------------------------
@@ -314,9 +322,15 @@ def _initial_guess(ksp: PETSc.KSP, system: PetscSystem, x0: Any) -> PETSc.Vec:
 # -- configuration --------------------------------------------------------------------------
 
 
-def _names(solver: Any, system: PetscSystem) -> tuple[str, str | Callable]:
-    """Method and preconditioner names after ``"auto"``, checked against PETSc's abilities."""
+def _names(solver: Any, system: PetscSystem) -> tuple[str, str | Callable | None]:
+    """Method and preconditioner names after ``"auto"``, checked against PETSc's abilities.
+
+    ``method="auto"`` with ``-ksp_type`` in the options gives ``"options"``: PETSc's types
+    and defaults throughout, only the preconditioner named by ``pc`` (if any) set in code.
+    """
     method, pc = solver.method, solver.pc
+    if method == "auto" and "ksp_type" in parse_options(solver.options):
+        return "options", pc  # the KSP type (and, without pc, the PC) as PETSc chooses
     if method == "auto":
         method, auto_pc = _choose_auto(system)
         pc = auto_pc if pc is None else pc
@@ -384,7 +398,8 @@ def _check_symmetry(solver: Any, system: PetscSystem, method: str, pc: str | Cal
             )
 
 
-def _cached_ksp(solver: Any, system: PetscSystem, method: str, pc: str | Callable) -> _Ksp:
+def _cached_ksp(solver: Any, system: PetscSystem, method: str,
+                pc: str | Callable | None) -> _Ksp:
     """The Solver's KSP for this method, preconditioner and size (built on first use)."""
     kind = pc if isinstance(pc, str) else id(pc)
     key = ("petsc_ksp", method, kind, system.n, system.A.getComm().getSize())
@@ -393,19 +408,21 @@ def _cached_ksp(solver: Any, system: PetscSystem, method: str, pc: str | Callabl
     return solver.state[key]
 
 
-def _build_ksp(solver: Any, system: PetscSystem, method: str, pc: str | Callable) -> _Ksp:
+def _build_ksp(solver: Any, system: PetscSystem, method: str,
+               pc: str | Callable | None) -> _Ksp:
     """Create the KSP: types and defaults in code, then the user's options on top."""
     comm = system.A.getComm()
     parallel = comm.getSize() > 1
     ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(f"solvers{next(_PREFIXES)}_")
     ksp.setOperators(system.A)
-    ksp.setType(_KSP_TYPES[method])
+    if method in _KSP_TYPES:
+        ksp.setType(_KSP_TYPES[method])
     if method == "pycg":
         ksp.setPythonContext(CGContext())
     stop = solver.stop
     ksp.setTolerances(rtol=stop.rtol, atol=stop.atol, max_it=stop.iterations(system.n))
-    defaults = _configure_pc(ksp.getPC(), pc, parallel)
+    defaults = {} if pc is None else _configure_pc(ksp.getPC(), pc, parallel)
     defaults |= _param_options(solver)
     user = parse_options(solver.options)
     monitor = _Monitor()
@@ -521,14 +538,20 @@ def _attempt(step: Callable[[], Any]) -> PETSc.Error | None:
     return None
 
 
-def _reason(ksp: PETSc.KSP, method: str, error: PETSc.Error | None) -> tuple[Reason, dict]:
-    """Our :class:`Reason` for the KSP's converged reason (or the PETSc error)."""
-    failed = ksp.getPC().getFailedReason()
-    details: dict[str, Any] = {"ksp_type": ksp.getType(), "pc_type": ksp.getPC().getType()}
-    if failed:
-        details["pc_failed_reason"] = int(failed)
-    if error is not None:
-        details["error"] = _message(error)
+def _reason(ksp: PETSc.KSP, method: str, setup_error: PETSc.Error | None,
+            solve_error: PETSc.Error | None) -> tuple[Reason, dict]:
+    """Our :class:`Reason` for the KSP's converged reason, or for a PETSc error.
+
+    An error in ``KSPSetUp`` is a failed preconditioner setup (e.g. a missing diagonal
+    entry for a factorization); a failed LU is reported as ``singular``.
+    """
+    pc = ksp.getPC()
+    details: dict[str, Any] = {"ksp_type": ksp.getType(), "pc_type": pc.getType()}
+    if pc.getFailedReason():
+        details["pc_failed_reason"] = int(pc.getFailedReason())
+    if setup_error or solve_error:
+        details["error"] = _message(setup_error or solve_error)
+        failed = setup_error is not None or "pc_failed_reason" in details
         reason = Reason.PC_FAILED if failed else Reason.BACKEND_ERROR
     else:
         name = _REASON_NAMES.get(ksp.getConvergedReason(), "unknown")
@@ -540,8 +563,10 @@ def _reason(ksp: PETSc.KSP, method: str, error: PETSc.Error | None) -> tuple[Rea
 
 
 def _message(error: PETSc.Error) -> str:
-    """The PETSc error message without its traceback lines."""
-    return str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    """PETSc's own explanation from the error text, without the call-stack lines."""
+    lines = [line.split("] ", 1)[-1] for line in str(error).splitlines()[1:]
+             if "() at " not in line]
+    return "; ".join(lines + [f"PETSc error code {error.ierr}"])
 
 
 def residual_norm(A: PETSc.Mat, b: PETSc.Vec, x: PETSc.Vec) -> float:

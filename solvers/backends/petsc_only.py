@@ -1,4 +1,4 @@
-"""Names that only the PETSc backend runs (``fgmres``, ``pycg``, ``lu``, ``sor``, ``hypre``).
+"""Names that only the PETSc backend runs (``pycg``, ``lu``, ``sor``, ``hypre``).
 
 They are registered with ``import solvers`` (no petsc4py needed for that), so that
 ``Solver(method="pycg")`` is valid before the backend is chosen; on another backend their
@@ -30,7 +30,6 @@ class PetscOnly:
 
 #: (kind, name, requires_symmetric, summary)
 NAMES = (
-    ("method", "fgmres", False, "flexible GMRES (PETSc KSPFGMRES)"),
     ("method", "pycg", True, "the library's own CG as a PETSc KSPPYTHON context"),
     ("pc", "lu", False, "complete LU factorization (PETSc PCLU; redundant in parallel)"),
     ("pc", "sor", False, "one forward SOR sweep (PETSc PCSOR; local sweeps in parallel)"),

@@ -1,12 +1,10 @@
 """The host backend: NumPy/SciPy arrays, SciPy's Krylov methods, pyamg, and our own methods.
 
-Also the adapter for ``scipy.sparse.linalg.gmres`` and ``bicgstab``: argument
-names are translated here (our ``maxiter`` counts inner iterations; GMRES's counts restarts).
+Also the adapter for ``scipy.sparse.linalg.bicgstab`` (argument names translated here).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from solvers.errors import InvalidOptionError, SetupError
+from solvers.errors import SetupError
 from solvers.method import Callback, Iterate
 from solvers.reasons import Reason
 from solvers.result import SolveResult, make_result
@@ -29,20 +27,14 @@ AUTO_DIRECT_MAX_N = 10_000
 REFINEMENT_RESTARTS = 2
 
 
-class ScipyKrylov:
-    """Adapter for one of SciPy's Krylov solvers: ``"gmres"`` or ``"bicgstab"``.
+class ScipyBiCGStab:
+    """Adapter for ``scipy.sparse.linalg.bicgstab`` (van der Vorst, 1992).
 
-    Residual history: GMRES reports its (preconditioned) residual estimate per inner
-    iteration for free; for BiCGStab the true residual is computed in the callback, at the
-    cost of one extra matvec per iteration.
+    Residual history: SciPy's callback gives only the iterate, so the true residual is
+    computed there, at the cost of one extra matvec per iteration (BiCGStab does two).
     """
 
-    def __init__(self, name: str, restart: int = 30) -> None:
-        if not isinstance(restart, int) or isinstance(restart, bool) or restart < 1:
-            raise InvalidOptionError(f"restart must be an int >= 1, not {restart!r}")
-        self.name = name
-        self.restart = restart
-        self.requires_symmetric = False
+    requires_symmetric = False
 
     def setup(self, system: LinearSystem) -> None:
         """Nothing to prepare."""
@@ -53,35 +45,22 @@ class ScipyKrylov:
         bnorm = float(np.linalg.norm(b))
         r0 = bnorm if x0 is None else float(np.linalg.norm(b - system.op.matvec(x0)))
         residuals = [r0]
-        maxiter = stop.iterations(system.n)
-        rtol = stop.threshold(bnorm) / bnorm if bnorm > 0 else 0.0
-        kwargs: dict[str, Any] = {"x0": x0, "M": M, "rtol": rtol, "atol": stop.atol}
-        if self.name == "gmres":
-            def record(prnorm: float) -> None:
-                residuals.append(float(prnorm) * bnorm)
 
-            x, info = spla.gmres(system.op, b, restart=self.restart,
-                                 maxiter=max(1, math.ceil(maxiter / self.restart)),
-                                 callback=record, callback_type="pr_norm", **kwargs)
+        def record(xk: np.ndarray) -> None:
+            residuals.append(float(np.linalg.norm(b - system.op.matvec(xk))))
             if callback is not None:
-                callback(x)
-        else:
-            def record(xk: np.ndarray) -> None:
-                residuals.append(float(np.linalg.norm(b - system.op.matvec(xk))))
-                if callback is not None:
-                    callback(xk)
+                callback(xk)
 
-            x, info = spla.bicgstab(system.op, b, maxiter=maxiter, callback=record, **kwargs)
-        iterations = len(residuals) - 1
-        if info == 0:
-            reason = Reason.RTOL
-        elif info > 0:
-            reason = Reason.MAXITER
-        else:
-            reason = Reason.BREAKDOWN
+        rtol = stop.threshold(bnorm) / bnorm if bnorm > 0 else 0.0
+        x, info = spla.bicgstab(system.op, b, x0=x0, M=M, rtol=rtol, atol=stop.atol,
+                                maxiter=stop.iterations(system.n), callback=record)
         if not np.all(np.isfinite(x)):
             reason = Reason.DIVERGED_NAN
-        return Iterate(np.asarray(x), iterations, residuals, reason)
+        elif info == 0:
+            reason = Reason.RTOL
+        else:
+            reason = Reason.MAXITER if info > 0 else Reason.BREAKDOWN
+        return Iterate(np.asarray(x), len(residuals) - 1, residuals, reason)
 
 
 class _CallablePreconditioner:
@@ -146,6 +125,7 @@ def solve(solver: Any, A: Any, b: Any, x0: Any = None,
         return _finish(system, x, Iterate(x, 0, [], Reason(exc.reason), {"error": str(exc)}),
                        solver.stop, start, time.perf_counter(), info)
     setup_done = time.perf_counter()
+    _call_hooks("before_solve", (method, pc), system, solver.stop)
     it = method.solve(system, system.b, x0, M, solver.stop, callback)
     for attempt in range(1, REFINEMENT_RESTARTS + 1):
         if not it.reason.converged or it.iterations == 0 or method_name == "direct":
@@ -158,7 +138,17 @@ def solve(solver: Any, A: Any, b: Any, x0: Any = None,
         more = method.solve(system, system.b, it.x, M, tighter, callback)
         it = Iterate(more.x, it.iterations + more.iterations,
                      it.residuals + more.residuals[1:], more.reason, {**it.info, **more.info})
-    return _finish(system, it.x, it, solver.stop, start, setup_done, info)
+    result = _finish(system, it.x, it, solver.stop, start, setup_done, info)
+    _call_hooks("after_solve", (method, pc), result)
+    return result
+
+
+def _call_hooks(hook: str, components: tuple[Any, ...], *args: Any) -> None:
+    """Call the optional hook ``hook(*args)`` (see :mod:`solvers.method`) where defined."""
+    for component in components:
+        function = getattr(component, hook, None)
+        if function is not None:
+            function(*args)
 
 
 def _finish(system: LinearSystem, x: np.ndarray, it: Iterate, stop: StoppingRule,

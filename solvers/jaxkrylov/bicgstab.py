@@ -31,7 +31,7 @@ from jax import lax
 
 from solvers.jaxkrylov.loop import (
     BREAKDOWN,
-    HISTORY_MIN,
+    HISTORY,
     RUNNING,
     Operator,
     advance,
@@ -46,7 +46,7 @@ from solvers.jaxkrylov.loop import (
 
 def bicgstab(matvec: Operator, b: jax.Array, x0: jax.Array, M: Operator | None = None,
              rtol: Any = 1e-5, atol: Any = 0.0, maxiter: Any = 1000, *,
-             history: int = HISTORY_MIN) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+             history: int = HISTORY) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     r"""Solve ``A x = b`` for a general square ``A`` by BiCGStab.
 
     Parameters

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from solvers.jaxkrylov.loop import (
-    HISTORY_MIN,
+    HISTORY,
     INDEFINITE_MAT,
     INDEFINITE_PC,
     RUNNING,
@@ -40,7 +40,7 @@ from solvers.jaxkrylov.loop import (
 
 def cg(matvec: Operator, b: jax.Array, x0: jax.Array, M: Operator | None = None,
        rtol: Any = 1e-5, atol: Any = 0.0, maxiter: Any = 1000, *,
-       history: int = HISTORY_MIN) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+       history: int = HISTORY) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     r"""Solve ``A x = b`` for Hermitian positive definite ``A`` (and ``M``) by CG.
 
     Parameters

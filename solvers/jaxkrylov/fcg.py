@@ -29,7 +29,7 @@ from jax import lax
 from solvers.jaxkrylov.loop import (
     BREAKDOWN,
     DIVERGED_NAN,
-    HISTORY_MIN,
+    HISTORY,
     RUNNING,
     Operator,
     advance,
@@ -44,7 +44,7 @@ from solvers.jaxkrylov.loop import (
 
 def fcg(matvec: Operator, b: jax.Array, x0: jax.Array, M: Operator | None = None,
         rtol: Any = 1e-5, atol: Any = 0.0, maxiter: Any = 1000, *, truncation: int = 2,
-        history: int = HISTORY_MIN) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        history: int = HISTORY) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     r"""Solve ``A x = b`` for Hermitian positive definite ``A`` by flexible CG, FCG(m).
 
     Parameters

@@ -36,7 +36,7 @@ from jax.scipy.linalg import solve_triangular
 
 from solvers.jaxkrylov.loop import (
     BREAKDOWN,
-    HISTORY_MIN,
+    HISTORY,
     RUNNING,
     Operator,
     Progress,
@@ -64,7 +64,7 @@ class Arnoldi(NamedTuple):
 
 def gmres(matvec: Operator, b: jax.Array, x0: jax.Array, M: Operator | None = None,
           rtol: Any = 1e-5, atol: Any = 0.0, maxiter: Any = 1000, *, restart: int = 30,
-          history: int = HISTORY_MIN) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+          history: int = HISTORY) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     r"""Solve ``A x = b`` for a general square ``A`` by restarted GMRES(m).
 
     Parameters

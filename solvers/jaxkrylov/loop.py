@@ -31,8 +31,10 @@ REASONS = {
     INDEFINITE_PC: Reason.INDEFINITE_PC,
 }
 
-#: Bounds of the residual buffer length (see :func:`history_length`).
-HISTORY_MIN, HISTORY_MAX = 16, 2**14
+#: Length of the residual buffer: norms after 0 .. HISTORY - 2 iterations, and the latest
+#: one in the last slot once the iterations outrun it (static, the same for every maxiter,
+#: so that changing maxiter does not recompile).
+HISTORY = 2**13
 
 Operator = Callable[[jax.Array], jax.Array]
 
@@ -43,16 +45,6 @@ class Progress(NamedTuple):
     k: jax.Array
     residuals: jax.Array
     code: jax.Array
-
-
-def history_length(maxiter: int) -> int:
-    """The (static) residual buffer length for ``maxiter`` iterations.
-
-    The next power of two holding ``maxiter + 1`` norms, so that a nearby ``maxiter`` reuses
-    the compiled loop; at least :data:`HISTORY_MIN`, at most :data:`HISTORY_MAX`. When the
-    iterations outrun the buffer its last slot holds the latest norm.
-    """
-    return min(max(1 << max(maxiter, 1).bit_length(), HISTORY_MIN), HISTORY_MAX)
 
 
 def reason(code: int) -> Reason:

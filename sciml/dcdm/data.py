@@ -1,0 +1,139 @@
+"""Data-free training vectors: random combinations of Ritz vectors, low modes weighted up.
+
+Following Kaneda et al. [1]_ (sec. 4.2), the right-hand sides the network is trained on are
+built from the training matrix alone. ``m`` Lanczos steps give Ritz pairs
+``(theta_j, v_j)``, ``theta_1 <= ... <= theta_m`` (:mod:`sciml.dcdm.ritz`); a training vector is
+
+.. math:: b = \\frac{\\sum_j c_j v_j}{\\|\\sum_j c_j v_j\\|}, \\qquad
+          c_j \\sim \\mathcal N(0, w_j^2), \\quad
+          w_j = \\begin{cases} 9 & j \\le m/2 + \\vartheta \\\\ 1 & \\text{otherwise}\\end{cases}
+
+so that the low end of the spectrum, which CG resolves slowly and ``A^{-1}`` amplifies, carries
+most of the weight (the paper uses ``m = 10^4``, ``vartheta = 500``; here ``vartheta = m/20``).
+Vectors are drawn on the fly from a seeded JAX key, so the data set is unlimited and a resumed
+run sees exactly the vectors it would have seen.
+
+For a family with a coefficient (``diffusion2d``) the set holds several matrices, each with its
+own Ritz vectors; every sample picks one at random.
+
+References
+----------
+.. [1] A. Kaneda et al., "A Deep Conjugate Direction Method for Iteratively Solving Linear
+   Systems", ICML 2023.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from sciml.dcdm.families import Family
+from sciml.dcdm.ritz import ritz_pairs
+from sciml.dcdm.stencil import bands_from_matrix, coefficient_channel
+
+LOW_MODE_WEIGHT = 9.0
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """Ritz bases and stencils of the training matrices (float32).
+
+    ``vectors[p]`` holds the Ritz vectors of matrix ``p`` as rows (``(P, m, n)``), ``weights``
+    the per-mode standard deviations ``w_j``; ``diagonal``/``upper`` the stencil bands scaled by
+    the mean diagonal (the loss is invariant to the scale of ``A``); ``coefficient`` the network's
+    coefficient channel or ``None``.
+    """
+
+    shape: tuple[int, ...]
+    vectors: np.ndarray
+    weights: np.ndarray
+    diagonal: np.ndarray
+    upper: tuple[np.ndarray, ...]
+    coefficient: np.ndarray | None
+
+    @property
+    def matrices(self) -> int:
+        return self.vectors.shape[0]
+
+
+def mode_weights(m: int, theta: int | None = None) -> np.ndarray:
+    """``w_j = 9`` for the lowest ``m/2 + theta`` Ritz vectors, 1 for the others."""
+    theta = m // 20 if theta is None else theta
+    w = np.ones(m, np.float32)
+    w[: min(m, m // 2 + theta)] = LOW_MODE_WEIGHT
+    return w
+
+
+def build(family: Family, shape: tuple[int, ...], ritz: int, seed: int,
+          cache: Path | None = None, progress: bool = True) -> TrainingSet:
+    """Assemble the training matrices of ``family`` on ``shape`` and their Ritz vectors.
+
+    Matrix ``p`` uses field seed ``seed * 1000 + p`` and Lanczos seed ``seed + p``. With
+    ``cache`` (a ``.npz`` path) the set is stored there and reused while the arguments match.
+    """
+    key = {"family": family.name, "shape": list(shape), "ritz": ritz, "seed": seed,
+           "matrices": family.matrices, "field": family.field_options}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    if cache is not None and cache.exists():
+        with np.load(cache, allow_pickle=False) as data:
+            if str(data["digest"]) == digest:
+                return _from_arrays(shape, data)
+    arrays = _assemble(family, shape, ritz, seed, progress)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, digest=digest, **arrays)
+        tmp.replace(cache)
+    return _from_arrays(shape, arrays)
+
+
+def _assemble(family: Family, shape: tuple[int, ...], ritz: int, seed: int,
+              progress: bool) -> dict[str, np.ndarray]:
+    n = int(np.prod(shape))
+    m = min(ritz, n)
+    count = family.matrices
+    vectors = np.zeros((count, m, n), np.float32)
+    diagonal = np.zeros((count, *shape), np.float32)
+    upper = np.zeros((count, len(shape), *shape), np.float32)
+    for p in tqdm(range(count), desc=f"Ritz vectors ({family.name}, {shape}, m={m})",
+                  disable=not progress):
+        problem = family.problem(shape, seed * 1000 + p)
+        bands = bands_from_matrix(problem.A, shape)
+        if bands is None:
+            raise ValueError(f"the {family.name} matrix is not a symmetric grid stencil")
+        scale = float(np.mean(bands.diagonal))
+        pairs = ritz_pairs(problem.A.dot, n, m, seed=seed + p)
+        vectors[p] = pairs.vectors
+        diagonal[p] = bands.diagonal / scale
+        upper[p] = np.stack(bands.upper) / scale
+    return {"vectors": vectors, "weights": mode_weights(m), "diagonal": diagonal,
+            "upper": upper}
+
+
+def _from_arrays(shape: tuple[int, ...], data: dict | np.lib.npyio.NpzFile) -> TrainingSet:
+    upper = np.asarray(data["upper"])
+    diagonal = np.asarray(data["diagonal"])
+    coefficient = np.asarray(coefficient_channel(diagonal, len(shape)))
+    return TrainingSet(tuple(shape), np.asarray(data["vectors"]), np.asarray(data["weights"]),
+                       diagonal, tuple(upper[:, a] for a in range(len(shape))), coefficient)
+
+
+def sample(key: jax.Array, vectors: jax.Array, weights: jax.Array,
+           batch: int) -> tuple[jax.Array, jax.Array]:
+    """``batch`` unit-norm training vectors and the index of the matrix each belongs to.
+
+    Returns ``(b, index)`` with ``b`` of shape ``(batch, n)``.
+    """
+    k_index, k_coeff = jax.random.split(key)
+    count, m, _ = vectors.shape
+    index = jax.random.randint(k_index, (batch,), 0, count)
+    coeffs = jax.random.normal(k_coeff, (batch, m), vectors.dtype) * weights
+    b = jnp.einsum("bm,bmn->bn", coeffs, vectors[index]) if count > 1 else coeffs @ vectors[0]
+    return b / jnp.linalg.norm(b, axis=1, keepdims=True), index

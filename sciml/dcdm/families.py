@@ -1,0 +1,88 @@
+"""The PDE families DCDM networks are trained for, with their training defaults.
+
+One network is trained per family and shipped in ``sciml/dcdm/weights/<name>.eqx``:
+
+- ``poisson2d``: ``-Laplace u = f`` on the unit square, 5-point stencil, Dirichlet;
+- ``poisson3d``: the 7-point stencil on the unit cube, Dirichlet;
+- ``diffusion2d``: ``-div(K grad u) = f`` with a log-normal ``K = exp(g)``, ``g`` a Gaussian
+  random field (squared-exponential kernel, correlation length 0.1, variance 1), harmonic
+  face averages (:func:`operators.random_diffusion`). The network reads ``log diag(A)`` as a
+  second input channel (:func:`sciml.dcdm.stencil.coefficient_channel`).
+
+The defaults are sized for a two-core CPU: each family trains in about 10 minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import operators
+from operators.problem import Problem
+from solvers.errors import InvalidOptionError
+
+
+@dataclass(frozen=True)
+class Family:
+    """A PDE family and the defaults of ``python -m sciml train-dcdm --model <name>``."""
+
+    name: str
+    ndim: int
+    kind: str
+    coefficient: bool
+    summary: str
+    grid: int
+    steps: int
+    batch: int
+    lr: float
+    ritz: int
+    widths: tuple[int, ...]
+    matrices: int = 1
+    field_options: dict = field(default_factory=dict)
+
+    def problem(self, shape: tuple[int, ...], seed: int) -> Problem:
+        """Training (or test) matrix ``seed`` of the family on ``shape``."""
+        if self.kind == "poisson":
+            return operators.poisson(shape)
+        return operators.diffusion(
+            operators.lognormal_coefficient(shape, seed=seed, **self.field_options))
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("poisson2d", 2, "poisson", False, "2D Poisson, 5-point, Dirichlet",
+               grid=64, steps=3000, batch=16, lr=1e-3, ritz=1000, widths=(16,)),
+        Family("poisson3d", 3, "poisson", False, "3D Poisson, 7-point, Dirichlet",
+               grid=32, steps=3000, batch=4, lr=1e-3, ritz=600, widths=(8, 16)),
+        Family("diffusion2d", 2, "diffusion", True,
+               "2D log-normal diffusion -div(exp(g) grad u), l = 0.1, var = 1",
+               grid=64, steps=3000, batch=16, lr=1e-3, ritz=400, widths=(16,), matrices=24,
+               field_options={"length_scale": 0.1, "variance": 1.0}),
+    )
+}
+
+
+def get_family(name: str) -> Family:
+    """The family called ``name``; an unknown name lists the valid ones."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise InvalidOptionError(
+            f"unknown DCDM model family {name!r}; valid: {', '.join(sorted(FAMILIES))}"
+        ) from None
+
+
+def default_model(kind: str | None, ndim: int) -> str:
+    """The shipped model for a problem of ``kind`` on an ``ndim``-D grid.
+
+    Diffusion problems in 2D get ``diffusion2d``; everything else the Poisson network of its
+    dimension (a good direction generator for any diffusion-like SPD stencil).
+    """
+    if ndim not in (2, 3):
+        raise InvalidOptionError(
+            f"DCDM has networks for 2D and 3D grids only, not a {ndim}-D grid; use "
+            f"method='cg' with pc='amg' instead"
+        )
+    if kind == "diffusion" and ndim == 2:
+        return "diffusion2d"
+    return f"poisson{ndim}d"

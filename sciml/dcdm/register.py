@@ -1,0 +1,22 @@
+"""Entry point ``solvers.methods: dcdm`` — registers ``method="dcdm"`` and ``pc="dcdm"``.
+
+Called by :mod:`solvers.registry` the first time the name ``"dcdm"`` is looked up, so
+``import solvers`` stays free of JAX until DCDM is asked for.
+"""
+
+from __future__ import annotations
+
+from solvers import registry
+
+
+def register() -> None:
+    """Register the DCDM method and preconditioner (idempotent)."""
+    from sciml.dcdm.method import DCDM
+    from sciml.dcdm.preconditioner import DCDMPreconditioner
+
+    registry.register(
+        "dcdm", DCDM, "method", backends=("scipy", "jax"), replace=True,
+        summary="deep conjugate direction method: CNN directions, A-orthogonalised (SPD grids)")
+    registry.register(
+        "dcdm", DCDMPreconditioner, "pc", backends=("scipy", "jax"), replace=True,
+        summary="DCDM network as a nonlinear preconditioner (use inside method='fcg')")

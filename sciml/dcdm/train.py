@@ -1,0 +1,289 @@
+"""Training a DCDM network: the paper's scale-invariant loss, Adam, checkpoints, resume.
+
+For a training vector ``b`` (unit norm, :mod:`sciml.dcdm.data`) and the network output
+``q = f(b)``, the loss is the residual of the best multiple of ``q`` as a solution [1]_ (eq. 7):
+
+.. math:: L(b) = \\left\\| b - \\frac{q^T b}{q^T A q} A q \\right\\|_2^2,
+
+invariant to the scale of ``q`` (the network approximates ``A^{-1}`` only up to a constant)
+and of ``A``. The batch mean is minimised with Adam (warm-up, cosine decay, gradient
+clipping) for a fixed number of steps.
+
+Reproducibility: the initial weights come from ``PRNGKey(seed)``, the batch of step ``t`` from
+``fold_in(PRNGKey(seed + 1), t)``, the Ritz vectors from ``seed`` (:func:`sciml.dcdm.data.build`),
+so a run resumed from a checkpoint draws exactly the batches it would have drawn.
+
+Files, under ``<out>/<model>/``: ``data.npz`` (cached Ritz vectors),
+``checkpoints/step-<t>.eqx`` (network and optimiser state, the last two kept),
+``checkpoints/latest.json`` (written last, atomically: the checkpoint to resume from, the
+configuration and the loss history), and the final ``<model>.eqx`` + ``<model>.json``.
+
+References
+----------
+.. [1] A. Kaneda et al., "A Deep Conjugate Direction Method for Iteratively Solving Linear
+   Systems", ICML 2023.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from sciml.dcdm import data, stencil, weights
+from sciml.dcdm.families import Family, get_family
+from sciml.dcdm.model import Architecture, DCDMNet
+from solvers.errors import InvalidOptionError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (stored with checkpoints and weights)."""
+
+    model: str
+    grid: tuple[int, ...]
+    steps: int
+    batch: int
+    lr: float
+    seed: int = 0
+    ritz: int = 1000
+    widths: tuple[int, ...] = (16,)
+    warmup: int = 100
+    checkpoint_every: int = 250
+
+    @classmethod
+    def for_family(cls, name: str, **overrides: Any) -> TrainConfig:
+        """The family's defaults, with ``overrides`` (``None`` values ignored)."""
+        family = get_family(name)
+        values = {"model": name, "grid": (family.grid,) * family.ndim, "steps": family.steps,
+                  "batch": family.batch, "lr": family.lr, "ritz": family.ritz,
+                  "widths": family.widths}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        grid = tuple(values["grid"])
+        values["grid"] = grid * family.ndim if len(grid) == 1 else grid
+        values["widths"] = tuple(values["widths"])
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        family = get_family(self.model)
+        if len(self.grid) != family.ndim or min(self.grid) < 4:
+            raise InvalidOptionError(
+                f"grid must have {family.ndim} sides >= 4 for {self.model}, not {self.grid}")
+        for name in ("steps", "batch", "ritz", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise InvalidOptionError(f"{name} must be >= 1, not {getattr(self, name)}")
+        if not self.lr > 0:
+            raise InvalidOptionError(f"lr must be > 0, not {self.lr}")
+
+    @property
+    def family(self) -> Family:
+        return get_family(self.model)
+
+    def architecture(self) -> Architecture:
+        return Architecture(self.family.ndim, self.family.coefficient, self.widths)
+
+    def command(self) -> str:
+        """The command line that reproduces this run."""
+        return (f"python -m sciml train-dcdm --model {self.model} "
+                f"--grid {'x'.join(map(str, self.grid))} --steps {self.steps} "
+                f"--batch {self.batch} --lr {self.lr:g} --seed {self.seed} --ritz {self.ritz} "
+                f"--widths {' '.join(map(str, self.widths))}")
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def loss_fn(net: DCDMNet, b: jax.Array, diagonal: jax.Array, upper: tuple[jax.Array, ...],
+            coefficient: jax.Array | None) -> jax.Array:
+    """Batch mean of ``||b - (q^T b / q^T A q) A q||^2`` with ``q = f(b / rms(b))``.
+
+    ``b`` has shape ``(batch, *grid)`` with unit-norm samples; the bands broadcast against it.
+    """
+    ndim = net.arch.ndim
+    grid_axes = tuple(range(1, ndim + 1))
+    n = math.prod(b.shape[1:])
+    inputs = b * math.sqrt(n)
+    q = jax.vmap(net)(inputs, coefficient) if coefficient is not None else jax.vmap(net)(inputs)
+    Aq = stencil.apply(diagonal, upper, q)
+    alpha = jnp.sum(q * b, axis=grid_axes) / jnp.sum(q * Aq, axis=grid_axes)
+    residual = b - alpha.reshape((-1,) + (1,) * ndim) * Aq
+    return jnp.mean(jnp.sum(residual**2, axis=grid_axes))
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """Adam with linear warm-up, cosine decay to ``lr / 20`` and global-norm clipping at 1."""
+    schedule = optax.warmup_cosine_decay_schedule(
+        0.0, config.lr, min(config.warmup, config.steps), config.steps, config.lr / 20)
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
+
+
+def make_step(config: TrainConfig, optimizer: optax.GradientTransformation) -> Any:
+    """The jitted training step ``(net, opt_state, t, arrays) -> (net, opt_state, loss)``."""
+    shape = config.grid
+    base = jax.random.PRNGKey(config.seed + 1)
+    uses_coefficient = config.family.coefficient
+
+    @eqx.filter_jit
+    def train_step(net: DCDMNet, opt_state: Any, t: jax.Array,
+                   arrays: dict[str, Any]) -> tuple[DCDMNet, Any, jax.Array]:
+        b, index = data.sample(jax.random.fold_in(base, t), arrays["vectors"],
+                               arrays["weights"], config.batch)
+        b = b.reshape((config.batch, *shape))
+        diagonal = arrays["diagonal"][index]
+        upper = tuple(u[index] for u in arrays["upper"])
+        coefficient = arrays["coefficient"][index] if uses_coefficient else None
+        loss, grads = eqx.filter_value_and_grad(loss_fn)(net, b, diagonal, upper, coefficient)
+        params = eqx.filter(net, eqx.is_array)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return eqx.apply_updates(net, updates), opt_state, loss
+
+    return train_step
+
+
+class Checkpoints:
+    """Atomic checkpoints in ``<run>/checkpoints``: ``step-<t>.eqx`` + ``latest.json``."""
+
+    def __init__(self, run_dir: Path, keep: int = 2) -> None:
+        self.dir = run_dir / "checkpoints"
+        self.keep = keep
+
+    def save(self, step: int, net: DCDMNet, opt_state: Any, config: TrainConfig,
+             losses: list[float]) -> Path:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / f"step-{step:07d}.eqx"
+        weights._atomic(path, lambda f: eqx.tree_serialise_leaves(f, (net, opt_state)))
+        meta = {"step": step, "file": path.name, "config": config.to_json(), "losses": losses}
+        text = json.dumps(meta) + "\n"
+        weights._atomic(self.dir / "latest.json", lambda f: f.write(text.encode()))
+        for old in sorted(self.dir.glob("step-*.eqx"))[: -self.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def load(self, net: DCDMNet, opt_state: Any,
+             config: TrainConfig) -> tuple[int, DCDMNet, Any, list[float]] | None:
+        """The latest checkpoint, or ``None`` if there is none; refuses a different config."""
+        latest = self.dir / "latest.json"
+        if not latest.exists():
+            return None
+        meta = json.loads(latest.read_text())
+        saved = {k: v for k, v in meta["config"].items() if k != "steps"}
+        current = {k: v for k, v in json.loads(json.dumps(config.to_json())).items()
+                   if k != "steps"}
+        if saved != current:
+            raise InvalidOptionError(
+                f"the checkpoint in {self.dir} was made with a different configuration "
+                f"({saved}); use another --out or drop --resume")
+        net, opt_state = eqx.tree_deserialise_leaves(self.dir / meta["file"], (net, opt_state))
+        return int(meta["step"]), net, opt_state, list(meta["losses"])
+
+
+def train(config: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True,
+          validate: bool = True) -> Path:
+    """Train the network of ``config.model``; returns the path of the final ``.eqx`` file.
+
+    ``Ctrl-C`` saves a checkpoint at the current step before re-raising, so ``--resume``
+    continues from there.
+    """
+    config.validate()
+    run_dir = Path(out) / config.model
+    arch = config.architecture()
+    training_set = data.build(config.family, config.grid, config.ritz, config.seed,
+                              cache=run_dir / "data.npz", progress=progress)
+    arrays = _device_arrays(training_set)
+    net = DCDMNet(arch, jax.random.PRNGKey(config.seed))
+    optimizer = make_optimizer(config)
+    opt_state = optimizer.init(eqx.filter(net, eqx.is_array))
+    checkpoints = Checkpoints(run_dir)
+    start, losses = 0, []
+    if resume:
+        restored = checkpoints.load(net, opt_state, config)
+        if restored is not None:
+            start, net, opt_state, losses = restored
+    elif (checkpoints.dir / "latest.json").exists():
+        raise InvalidOptionError(
+            f"{checkpoints.dir} already holds a checkpoint; pass --resume to continue it or "
+            f"choose another --out")
+    train_step = make_step(config, optimizer)
+    t0 = time.perf_counter()
+    bar = tqdm(range(start, config.steps), initial=start, total=config.steps,
+               desc=f"train-dcdm {config.model}", disable=not progress)
+    step = start
+    try:
+        for step in bar:
+            net, opt_state, loss = train_step(net, opt_state, jnp.asarray(step), arrays)
+            losses.append(float(loss))
+            if (step + 1) % 10 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
+            if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
+                checkpoints.save(step + 1, net, opt_state, config, losses)
+        step = config.steps
+    except KeyboardInterrupt:
+        done = len(losses)
+        checkpoints.save(done, net, opt_state, config, losses[:done])
+        bar.close()
+        print(f"\ninterrupted: checkpoint at step {done} in {checkpoints.dir}; "
+              f"continue with the same command plus --resume")
+        raise
+    bar.close()
+    checkpoints.save(config.steps, net, opt_state, config, losses)
+    meta = _metadata(config, losses, time.perf_counter() - t0, start)
+    path = weights.save(net, run_dir / f"{config.model}.eqx", meta)
+    if validate:
+        meta["validation"] = evaluate(path, config)
+        path = weights.save(net, path, meta)
+    return path
+
+
+def _device_arrays(ts: data.TrainingSet) -> dict[str, Any]:
+    return {"vectors": jnp.asarray(ts.vectors), "weights": jnp.asarray(ts.weights),
+            "diagonal": jnp.asarray(ts.diagonal),
+            "upper": tuple(jnp.asarray(u) for u in ts.upper),
+            "coefficient": jnp.asarray(ts.coefficient)}
+
+
+def _metadata(config: TrainConfig, losses: list[float], seconds: float, start: int) -> dict:
+    chunk = max(1, len(losses) // 20)
+    summary = [{"step": (i + 1) * chunk, "loss": float(np.mean(losses[i * chunk:(i + 1) * chunk]))}
+               for i in range(len(losses) // chunk)]
+    return {
+        "model": config.model, "family": config.family.summary, "config": config.to_json(),
+        "command": config.command(), "seed": config.seed, "grid": list(config.grid),
+        "loss": {"first": float(np.mean(losses[:10])), "last": float(np.mean(losses[-10:])),
+                 "history": summary},
+        "training_seconds": round(seconds, 1), "resumed_from_step": start,
+        "trained_with": {"jax": jax.__version__, "equinox": eqx.__version__,
+                         "optax": optax.__version__, "python": platform.python_version(),
+                         "device": jax.devices()[0].platform},
+    }
+
+
+def evaluate(path: Path, config: TrainConfig, rtol: float = 1e-6,
+             seed: int = 12345) -> list[dict]:
+    """DCDM iterations on a held-out random right-hand side, on the training grid and 2x it."""
+    from solvers import solve
+
+    family, results = config.family, []
+    rng = np.random.default_rng(seed)
+    for factor in (1, 2):
+        shape = tuple(factor * s for s in config.grid)
+        problem = family.problem(shape, seed=seed + factor)
+        b = rng.standard_normal(problem.n)
+        res = solve(problem, b, method="dcdm", model=str(path), rtol=rtol, maxiter=1000)
+        cg = solve(problem, b, method="cg", rtol=rtol)
+        results.append({"grid": list(shape), "rtol": rtol, "dcdm_iterations": res.iterations,
+                        "converged": bool(res.converged), "cg_iterations": cg.iterations})
+    return results

@@ -1,0 +1,138 @@
+"""Saving and loading DCDM networks: ``<name>.eqx`` (the arrays) + ``<name>.json`` (the rest).
+
+The JSON file holds the architecture (:class:`sciml.dcdm.model.Architecture`), the training
+configuration and command, the seed, the grid, a loss-history summary, validation results and
+the SHA-256 of the ``.eqx`` file. Loading rebuilds the network skeleton from the architecture,
+checks the hash and deserialises the arrays with :func:`equinox.tree_deserialise_leaves`.
+Anything missing or inconsistent raises :class:`solvers.errors.ModelLoadError` naming the
+command that regenerates the file.
+
+Shipped networks live in ``sciml/dcdm/weights/`` (package data) and are addressed by name
+(``"poisson2d"``, ``"poisson3d"``, ``"diffusion2d"``); any other model by the path of its
+``.eqx`` or ``.json`` file or of a directory holding one pair.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+
+from sciml.dcdm.model import Architecture, DCDMNet
+from solvers.errors import ModelLoadError
+
+#: Where the shipped weights live (inside the package).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: The networks shipped with the package.
+SHIPPED = ("poisson2d", "poisson3d", "diffusion2d")
+FORMAT_VERSION = 1
+
+_CACHE: dict[tuple[str, int, int], tuple[DCDMNet, dict]] = {}
+
+
+def regenerate_hint(name: str) -> str:
+    """How to rebuild the weights of ``name``."""
+    if name in SHIPPED:
+        return (f"regenerate them with `python -m sciml train-dcdm --model {name} --install` "
+                f"(or all shipped models: `bash scripts/train-dcdm-weights.sh`), or reinstall "
+                f"the package")
+    return ("retrain with `python -m sciml train-dcdm --model <family> --out DIR` and pass "
+            "model='DIR/<family>.eqx'")
+
+
+def resolve(model: str | os.PathLike) -> tuple[str, Path, Path]:
+    """``(name, eqx_path, json_path)`` for a shipped name or a path; nothing is read yet."""
+    text = os.fspath(model)
+    if text in SHIPPED:
+        return text, WEIGHTS_DIR / f"{text}.eqx", WEIGHTS_DIR / f"{text}.json"
+    path = Path(text).expanduser()
+    if path.is_dir():
+        found = sorted(path.glob("*.eqx"))
+        if len(found) != 1:
+            raise ModelLoadError(
+                f"model directory {path} must hold exactly one .eqx file, found {len(found)}; "
+                f"pass the .eqx path instead")
+        path = found[0]
+    if path.suffix not in (".eqx", ".json"):
+        if not path.exists() and os.sep not in text and "." not in text:
+            raise ModelLoadError(
+                f"unknown DCDM model {text!r}: not a shipped model ({', '.join(SHIPPED)}) "
+                f"nor a path to a .eqx/.json weight file")
+        raise ModelLoadError(f"DCDM model path {path} must end in .eqx or .json")
+    return path.stem, path.with_suffix(".eqx"), path.with_suffix(".json")
+
+
+def save(net: DCDMNet, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:
+    """Write ``path`` (``.eqx``) and its ``.json`` sidecar atomically; returns the .eqx path."""
+    eqx_path = Path(path).with_suffix(".eqx")
+    eqx_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic(eqx_path, lambda f: eqx.tree_serialise_leaves(f, net))
+    meta = dict(metadata)
+    meta.update(format=FORMAT_VERSION, architecture=net.arch.to_json(),
+                parameters=net.parameter_count, sha256=_sha256(eqx_path),
+                bytes=eqx_path.stat().st_size)
+    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    _atomic(eqx_path.with_suffix(".json"), lambda f: f.write(text.encode()))
+    return eqx_path
+
+
+def load(model: str | os.PathLike) -> tuple[DCDMNet, dict[str, Any]]:
+    """Load a network by shipped name or path; raises :class:`ModelLoadError` on any problem.
+
+    Results are cached per file (path, size, modification time).
+    """
+    name, eqx_path, json_path = resolve(model)
+    hint = regenerate_hint(name)
+    for path in (eqx_path, json_path):
+        if not path.is_file():
+            raise ModelLoadError(f"DCDM weight file {path} is missing; {hint}")
+    stat = eqx_path.stat()
+    key = (str(eqx_path), stat.st_size, stat.st_mtime_ns)
+    if key in _CACHE:
+        return _CACHE[key]
+    try:
+        meta = json.loads(json_path.read_text())
+        arch = Architecture.from_json(meta["architecture"])
+        expected = meta["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"DCDM metadata {json_path} is corrupt ({exc}); {hint}") from None
+    if _sha256(eqx_path) != expected:
+        raise ModelLoadError(
+            f"DCDM weight file {eqx_path} is corrupt (SHA-256 differs from {json_path.name}); "
+            f"{hint}")
+    skeleton = DCDMNet(arch, jax.random.PRNGKey(0))
+    try:
+        net = eqx.tree_deserialise_leaves(eqx_path, skeleton)
+    except Exception as exc:  # equinox/numpy raise various types on a bad file
+        raise ModelLoadError(f"DCDM weight file {eqx_path} cannot be read ({exc}); {hint}") \
+            from None
+    _CACHE[key] = (net, meta)
+    return net, meta
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _atomic(path: Path, write: Any) -> None:
+    """Write through a temporary file in the same directory, then rename over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
