@@ -24,6 +24,8 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,15 +198,31 @@ def _plain(result: Any) -> tuple[np.ndarray, Any]:
 
 def _solve_sample(index: int, params: dict[str, Any], solve: Any) -> dict[str, Any]:
     """Build sample ``index`` from ``(seed, index)`` and solve it."""
-    problem = random_diffusion(tuple(params["grid"]),
-                               seed=np.random.SeedSequence([params["seed"], index]),
-                               **params["field"])
+    sequence = np.random.SeedSequence([params["seed"], index])
+    problem = random_diffusion(tuple(params["grid"]), seed=sequence, **params["field"])
     start = time.perf_counter()
-    x, result = solve(problem.A, problem.b)
+    with _global_rng(sequence):
+        x, result = solve(problem.A, problem.b)
     return {"indices": index, "coefficients": problem.coefficient,
             "solutions": problem.grid(x), "iterations": result.iterations,
             "residuals": result.residual_norm, "converged": result.converged,
             "seconds": time.perf_counter() - start}
+
+
+@contextmanager
+def _global_rng(sequence: np.random.SeedSequence) -> Iterator[None]:
+    """Seed NumPy's global generator for one sample, restoring it afterwards.
+
+    pyamg draws the start vector of its spectral-radius estimate from ``np.random``; seeding
+    it per sample makes a sample's result bitwise the same whatever ran before it (which
+    differs with the rank count and with restarts).
+    """
+    state = np.random.get_state()
+    np.random.seed(sequence.generate_state(1)[0])
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def _write_shard(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -142,6 +142,7 @@ class Solver:
               callback: Callable[[np.ndarray], Any] | None = None) -> SolveResult:
         """Solve ``A x = b``; see :func:`solve` for the arguments and the result."""
         name = backends.detect(A, b) if self.backend == "auto" else self.backend
+        self._check_backend(name)
         result = backends.get(name).solve(self, A, b, x0, callback)
         if self.raise_on_fail and not result.converged:
             raise BreakdownError(
@@ -149,6 +150,18 @@ class Solver:
                 f"(iterations={result.iterations}, ||b - A x||={result.residual_norm:.3e}, "
                 f"threshold={result.threshold:.3e})", result)
         return result
+
+    def _check_backend(self, backend: str) -> None:
+        """Refuse a method or preconditioner that the chosen backend does not run."""
+        for kind, name in (("method", self.method), ("pc", self.pc)):
+            if not isinstance(name, str) or name == "auto":
+                continue
+            entry = registry.lookup(name, kind)
+            if backend not in entry.backends:
+                raise InvalidOptionError(
+                    f"{kind} {name!r} does not run on the {backend!r} backend; it runs on: "
+                    f"{', '.join(entry.backends)}. Pass backend={entry.backends[0]!r}"
+                )
 
     def __repr__(self) -> str:
         return (f"Solver(method={self.method!r}, pc={self.pc!r}, backend={self.backend!r}, "

@@ -1,4 +1,6 @@
-"""Fixtures for the MPI tests, run as ``mpiexec -n 2 python -m pytest tests/mpi -q -p no:cacheprovider``.
+"""Fixtures for the MPI tests.
+
+Run as ``mpiexec -n 2 python -m pytest tests/mpi -q -p no:cacheprovider``.
 
 Every rank runs the same tests in the same order. Assertions go through :func:`everywhere`, a
 collective AND over the ranks, so a failure fails the test on every rank together and no
