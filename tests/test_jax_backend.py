@@ -139,24 +139,23 @@ def test_scipy_bcoo_round_trip() -> None:
         scipy_to_bcoo(np.eye(3))
 
 
-@pytest.mark.parametrize("method", ["cg", "gmres"])
-def test_matrix_free_agrees_with_assembled(method: str) -> None:
+def test_matrix_free_agrees_with_assembled() -> None:
     p = operators.diffusion(_coefficient((8, 8, 8), seed=4))
-    free = solve(p, p.b, method=method, backend="jax", rtol=1e-10)
-    assembled = Solver(method, backend="jax", rtol=1e-10, matrix_free=False).solve(p, p.b)
+    free = solve(p, p.b, method="cg", backend="jax", rtol=1e-10)
+    assembled = Solver("cg", backend="jax", rtol=1e-10, matrix_free=False).solve(p, p.b)
     assert free.info["operator"] == "stencil" and assembled.info["operator"] == "bcoo"
     assert free.iterations == assembled.iterations
     assert _relerr(free.x, assembled.x) < 1e-12
 
 
 def test_matrix_free_true_uses_stencil_and_rejects_other_kinds() -> None:
-    p = operators.poisson((8, 8, 8))
+    p = PROBLEMS["diffusion3d"]()
     assert Solver("cg", backend="jax", matrix_free=True).solve(p, p.b).info["operator"] == \
         "stencil"
-    h = operators.helmholtz((8, 8), k=1.0)
-    assert solve(h, h.b, method="cg", backend="jax").info["operator"] == "bcoo"
-    with pytest.raises(InvalidOptionError, match="no stencil for problem kind 'helmholtz'"):
-        Solver("cg", backend="jax", matrix_free=True).solve(h, h.b)
+    q = PROBLEMS["convdiff2d"]()
+    assert solve(q, q.b, method="gmres", backend="jax").info["operator"] == "bcoo"
+    with pytest.raises(InvalidOptionError, match="no stencil for problem kind 'convection_d"):
+        Solver("gmres", backend="jax", matrix_free=True).solve(q, q.b)
     with pytest.raises(InvalidOptionError, match="needs an operators.Problem"):
         Solver("cg", backend="jax", matrix_free=True).solve(p.A, p.b)
 
@@ -164,7 +163,7 @@ def test_matrix_free_true_uses_stencil_and_rejects_other_kinds() -> None:
 @pytest.mark.parametrize("family", ["numpy", "scipy", "jax_dense", "bcoo", "problem"])
 @pytest.mark.parametrize("b_is_jax", [False, True])
 def test_input_families(family: str, b_is_jax: bool) -> None:
-    p = operators.poisson((8, 8))
+    p = operators.poisson((16, 16))
     A = {"numpy": p.A.toarray(), "scipy": p.A, "jax_dense": jnp.asarray(p.A.toarray()),
          "bcoo": scipy_to_bcoo(p.A), "problem": p}[family]
     b = jnp.asarray(p.b) if b_is_jax else p.b
@@ -176,7 +175,7 @@ def test_input_families(family: str, b_is_jax: bool) -> None:
 
 
 def test_auto_backend_routes_jax_input_and_auto_method() -> None:
-    p = operators.poisson((8, 8))
+    p = operators.poisson((16, 16))
     res = solve(scipy_to_bcoo(p.A), jnp.asarray(p.b))
     assert res.info["backend"] == "jax" and (res.info["method"], res.info["pc"]) == ("cg",
                                                                                       "jacobi")
@@ -226,14 +225,14 @@ def test_second_solve_of_same_size_does_not_recompile() -> None:
 
 
 def test_solver_reuses_conversion_until_matrix_changes() -> None:
-    A = operators.poisson((8, 8)).A.copy()
+    A = operators.poisson((16, 16)).A.copy()
     s = Solver("cg", backend="jax", rtol=1e-10)
-    s.solve(A, np.ones(64))
+    s.solve(A, np.ones(256))
     linear = s.state["jax_linear"][2]
-    s.solve(A, np.arange(64.0))
+    s.solve(A, np.arange(256.0))
     assert s.state["jax_linear"][2] is linear
     A.data *= 2  # in-place change: converted again
-    res = s.solve(A, np.ones(64))
+    res = s.solve(A, np.ones(256))
     assert s.state["jax_linear"][2] is not linear
     assert np.allclose(A @ res.x, 1)
 
@@ -248,11 +247,11 @@ class _Scale(eqx.Module):
 def test_callable_preconditioners() -> None:
     p = operators.diffusion(_coefficient((16, 16), seed=7))
     inverse = jnp.asarray(1 / p.A.diagonal())
-    plain = solve(p, p.b, method="cg", backend="jax", rtol=1e-8)
     res = solve(p, p.b, method="cg", pc=lambda r: inverse * r, backend="jax", rtol=1e-8)
     jac = solve(p, p.b, method="cg", pc="jacobi", backend="jax", rtol=1e-8)
     assert res.converged and res.info["pc"] == "custom"
-    assert res.iterations == jac.iterations < plain.iterations
+    assert res.iterations == jac.iterations
+    assert _relerr(res.x, jac.x) < 1e-12
     # a pytree pc: its arrays are runtime arguments, so new values do not recompile
     solve(p, p.b, method="fcg", pc=_Scale(inverse), backend="jax")
     count = jax_backend.compile_count()
@@ -286,8 +285,8 @@ def test_breakdowns_are_reported() -> None:
 
 
 def test_trivial_systems() -> None:
-    p = operators.poisson((8, 8))
-    res = solve(p, np.zeros(64), method="cg", backend="jax")
+    p = operators.poisson((16, 16))
+    res = solve(p, np.zeros(256), method="cg", backend="jax")
     assert res.converged and res.iterations == 0 and not np.any(res.x)
     x = spla.spsolve(p.A.tocsc(), p.b)
     res = solve(p, p.b, method="bicgstab", backend="jax", x0=x)
@@ -341,10 +340,9 @@ def test_bad_systems() -> None:
 
 def test_bad_options() -> None:
     p = operators.poisson((4, 4))
-    _bad(p, p.b, "method 'minres' is not available on backend='jax'; supported: 'cg'",
-         InvalidOptionError, method="minres")
-    _bad(p, p.b, "pc 'ilu' is not available on backend='jax'; supported: 'none', 'jacobi'",
-         InvalidOptionError, pc="ilu")
+    _bad(p, p.b, "'minres' does not run on the 'jax' backend", InvalidOptionError,
+         method="minres")
+    _bad(p, p.b, "'ilu' does not run on the 'jax' backend", InvalidOptionError, pc="ilu")
     _bad(p, p.b, "callback is not supported", InvalidOptionError, callback=print)
     _bad(p, p.b, "restart must be an int >= 1", InvalidOptionError, restart=0)
     _bad(p, p.b, "matrix_free must be", InvalidOptionError, matrix_free="yes")

@@ -15,8 +15,8 @@ from solvers.errors import BackendUnavailableError, InvalidOptionError
 
 BACKENDS = {
     "scipy": ("solvers.backends.scipy", None),
-    "petsc": ("solvers.backends.petsc", "pip install 'sciml-solvers[petsc]' "
-              "(or: bash scripts/install-petsc.sh, which builds PETSc from PyPI)"),
+    "petsc": ("solvers.backends.petsc", "bash scripts/install-petsc.sh (MPICH, mpi4py, "
+              "PETSc and petsc4py from PyPI; PETSc builds from source in about 15 min)"),
     "jax": ("solvers.backends.jax", "pip install jax"),
 }
 

@@ -148,9 +148,10 @@ class Linear:
         return self.symmetric
 
     def likely_spd(self, dtype: np.dtype) -> bool:
-        """Known SPD, or symmetric with a positive real diagonal (``method="auto"``)."""
-        if self.positive_definite:
-            return True
+        """The SPD tag if known, else symmetric with a positive real diagonal
+        (``method="auto"``)."""
+        if self.positive_definite is not None:
+            return self.positive_definite
         diagonal = self.operator(dtype).diagonal()
         return self.is_symmetric() and bool(jnp.all(jnp.real(diagonal) > 0))
 
@@ -235,10 +236,9 @@ def _refined(program: Callable, dynamic: Args, stop: StoppingRule, maxiter: int)
         if code != CONVERGED or k == 0 or k >= maxiter or rnorm <= stop.threshold(bnorm):
             break
         scale = 0.1**attempt
-        device = next(iter(dynamic.b.devices()))
-        again = dynamic._replace(x0=x, **dict(zip(("rtol", "atol", "maxiter"), _on(
-            device, _tolerances(stop.rtol * scale, stop.atol * scale, maxiter - k,
-                                x.dtype)), strict=True)))
+        rtol, atol, budget = _on(next(iter(x.devices())), _tolerances(
+            stop.rtol * scale, stop.atol * scale, maxiter - k, x.dtype))
+        again = dynamic._replace(x0=x, rtol=rtol, atol=atol, maxiter=budget)
         x, more, history, code, rnorm, _ = _execute(program, again)
         k, residuals = k + more, np.concatenate([residuals, history[1:]])
     return x, k, residuals, code, rnorm, bnorm
