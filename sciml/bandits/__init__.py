@@ -8,6 +8,10 @@ integration maps arm indices to parameters and iteration counts to losses.
 - :class:`ChebCB`: SquareCB with per-arm Chebyshev regression on a scalar context.
 - :class:`CostNormaliser`: iteration counts -> losses in [0, 1].
 - :func:`best_fixed_arm`, :func:`instance_optimal`, :func:`cumulative_regret`: offline yardsticks.
+- :class:`BanditSOR` / :class:`BanditSSOR`: ``Solver(method="bandit-sor")`` and
+  ``Solver(method="cg", pc="bandit-ssor")``, a new ω per solve (:class:`OmegaBandit` holds the
+  grid, learner, losses and state, with ``save``/``load``).
+- :func:`cost_table`, :func:`best_fixed_omega`: every system with every ω, offline (stateless).
 
 Examples
 --------
@@ -24,15 +28,26 @@ from .chebcb import ChebCB, inverse_gap_weighting
 from .contextual import BinnedContextualBandit, bin_edges
 from .normalise import CostNormaliser
 from .offline import best_fixed_arm, cumulative_regret, instance_optimal
+from .omega import DEFAULT_OMEGAS, OmegaBandit, check_omegas
+from .sor import BanditSOR, BanditSSOR
 from .tsallis import TsallisINF, tsallis_probabilities
+from .tuning import CostTable, best_fixed_omega, cost_table
 
 __all__ = [
+    "BanditSOR",
+    "BanditSSOR",
     "BinnedContextualBandit",
     "ChebCB",
     "CostNormaliser",
+    "CostTable",
+    "DEFAULT_OMEGAS",
+    "OmegaBandit",
     "TsallisINF",
     "best_fixed_arm",
+    "best_fixed_omega",
     "bin_edges",
+    "check_omegas",
+    "cost_table",
     "cumulative_regret",
     "instance_optimal",
     "inverse_gap_weighting",

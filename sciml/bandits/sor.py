@@ -56,17 +56,18 @@ class BanditSOR(OmegaBandit):
     """
 
     requires_symmetric = False
+    _sor: dict[int, SOR] | None = None
 
     def setup(self, system: LinearSystem) -> None:
         """Forget the SOR factors of the previous matrix (built lazily per arm)."""
         _require_matrix(system, "method='bandit-sor'")
-        self._sor: dict[int, SOR] = {}
+        self._sor = {}
 
     def solve(self, system: LinearSystem, b: np.ndarray, x0: np.ndarray | None,
               M: spla.LinearOperator | None, stop: StoppingRule,
               callback: Callback | None = None) -> Iterate:
         """One round: SOR with the drawn :math:`\\omega`; ``M`` is ignored, as by SOR."""
-        if not hasattr(self, "_sor"):
+        if self._sor is None:
             self.setup(system)
         arm = self.select(system)
         sor = self._sor.get(arm)
@@ -93,14 +94,14 @@ class BanditSSOR(OmegaBandit):
     """
 
     requires_symmetric = False
+    _arm = 0  # the arm whose omega the operator applies
 
     def setup(self, system: LinearSystem) -> spla.LinearOperator:
         """Return the operator applying :math:`M_\\omega^{-1}` for this matrix."""
         self._matrix: sp.csr_matrix = _require_matrix(system, "pc='bandit-ssor'")
         self._splittings: dict[int, SORSplitting] = {}
         n = system.n
-        return spla.LinearOperator((n, n), matvec=self._apply, rmatvec=self._apply,
-                                   dtype=system.dtype)
+        return spla.LinearOperator((n, n), matvec=self._apply, dtype=system.dtype)
 
     def before_solve(self, system: LinearSystem, stop: StoppingRule) -> None:
         """Hook: draw :math:`\\omega` for the solve about to start."""
@@ -113,8 +114,8 @@ class BanditSSOR(OmegaBandit):
             self.update(result.iterations, result.converged, self._budget)
 
     def _apply(self, r: np.ndarray) -> np.ndarray:
-        arm = getattr(self, "_arm", 0)
-        splitting = self._splittings.get(arm)
+        splitting = self._splittings.get(self._arm)
         if splitting is None:
-            splitting = self._splittings[arm] = SORSplitting(self._matrix, self.omegas[arm])
+            splitting = SORSplitting(self._matrix, self.omegas[self._arm])
+            self._splittings[self._arm] = splitting
         return splitting.ssor(np.asarray(r).ravel())

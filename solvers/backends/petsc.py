@@ -2,19 +2,19 @@
 
 Names map onto PETSc types; anything else is reachable through ``options``:
 
-==============  ===================  ==========  ===========================================
-``method``      KSP type             ``pc``      PC type (in parallel)
-==============  ===================  ==========  ===========================================
-``cg``          ``cg``               ``none``    ``none``
-``gmres``       ``gmres``            ``jacobi``  ``jacobi``
-``fgmres``      ``fgmres``           ``ilu``     ``ilu`` (``bjacobi`` + ``ilu``)
-``bicgstab``    ``bcgs``             ``icc``     ``icc`` (``bjacobi`` + ``icc``)
-``minres``      ``minres``           ``sor``     ``sor``, forward (local forward)
-``fcg``         ``fcg``              ``ssor``    ``sor``, symmetric (local symmetric)
-``sor/ssor``    ``richardson`` + sor ``amg``     ``gamg``
-``direct``      ``preonly`` + ``lu``  ``lu``      ``lu`` (``redundant`` + ``lu``)
-``pycg``        ``python`` (own CG)  ``hypre``   ``hypre`` (if PETSc has it)
-==============  ===================  ==========  ===========================================
+============  ==========================  ========  =========================================
+``method``    KSP type                    ``pc``    PC type (on more than one rank)
+============  ==========================  ========  =========================================
+cg            ``cg``                      none      ``none``
+gmres         ``gmres``                   jacobi    ``jacobi``
+fgmres        ``fgmres``                  ilu       ``ilu`` (``bjacobi`` + ``ilu``)
+bicgstab      ``bcgs``                    icc       ``icc`` (``bjacobi`` + ``icc``)
+minres        ``minres``                  sor       ``sor``, forward (local forward)
+fcg           ``fcg``                     ssor      ``sor``, symmetric (local symmetric)
+sor, ssor     ``richardson`` + ``sor``    amg       ``gamg``
+direct        ``preonly`` + ``lu``        lu        ``lu`` (``redundant`` + ``lu``)
+pycg          ``python`` (own CG)         hypre     ``hypre`` (if PETSc has it)
+============  ==========================  ========  =========================================
 
 Method parameters become PETSc options: ``restart`` -> ``-ksp_gmres_restart``,
 ``truncation`` -> ``-ksp_fcg_mmax``, ``omega`` -> ``-pc_sor_omega``.
@@ -231,6 +231,9 @@ def _host_to_petsc(host: LinearSystem, comm: PETSc.Comm,
         like.setArray(host.b[slice(*like.getOwnershipRange())])
     start, stop = like.getOwnershipRange()
     M = host.matrix
+    if not M.has_canonical_format:  # PETSc wants sorted, unique column indices per row
+        M = M.copy()
+        M.sum_duplicates()
     indptr = M.indptr[start : stop + 1]
     csr = (
         (indptr - indptr[0]).astype(PETSc.IntType),
@@ -238,7 +241,8 @@ def _host_to_petsc(host: LinearSystem, comm: PETSc.Comm,
         M.data[indptr[0] : indptr[-1]].astype(PETSc.ScalarType),
     )
     local = stop - start
-    A = PETSc.Mat().createAIJ(((local, host.n), (local, host.n)), csr=csr, comm=like.getComm())
+    A = PETSc.Mat().createAIJWithArrays(((local, host.n), (local, host.n)), csr,
+                                        comm=like.getComm())
     return A, like
 
 
@@ -388,13 +392,12 @@ def _check_symmetry(solver: Any, system: PetscSystem, method: str, pc: str | Cal
     for kind, name in parts:
         if not getattr(solver.component(kind, name), "requires_symmetric", False):
             continue
-        label = name if kind == "method" else f"pc={name!r}"
         if system.host is not None:
-            system.host.require_symmetric(label)
+            system.host.require_symmetric(name if kind == "method" else f"pc={name!r}")
         elif system.symmetric is False:
             raise NotSymmetricError(
-                f"{label!r} needs a symmetric matrix and the problem is not symmetric; use "
-                f"method='gmres' or method='bicgstab'"
+                f"{kind} {name!r} needs a symmetric matrix and the problem is not symmetric; "
+                f"use method='gmres' or method='bicgstab'"
             )
 
 
