@@ -70,3 +70,15 @@ class SolveHooks(Protocol):
     def before_solve(self, system: LinearSystem, stop: StoppingRule) -> None: ...
 
     def after_solve(self, result: Any) -> None: ...
+
+
+def initial_state(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
+                  x0: np.ndarray | None,
+                  stop: StoppingRule) -> tuple[np.ndarray, np.ndarray, float, list[float]]:
+    """Start of every host iteration: ``(x, r = b - A x, threshold, [||r||])``.
+
+    ``x`` is a fresh copy (zero when ``x0`` is None, saving the first matvec).
+    """
+    x = np.zeros_like(b) if x0 is None else x0.astype(b.dtype, copy=True)
+    r = b - matvec(x) if x0 is not None else b.copy()
+    return x, r, stop.threshold(float(np.linalg.norm(b))), [float(np.linalg.norm(r))]

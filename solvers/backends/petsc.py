@@ -125,6 +125,7 @@ class PetscSystem:
 
     A: PETSc.Mat
     b: PETSc.Vec
+    bnorm: float
     host: LinearSystem | None
     symmetric: bool | None
     numpy_output: bool
@@ -189,7 +190,7 @@ def solve(solver: Any, A: Any, b: Any, x0: Any = None,
             **details}
     timings = {"setup": setup_done - start, "solve": end - setup_done, "total": end - start}
     residuals = entry.monitor.residuals or [rnorm]
-    return make_result(_output(x, system), rnorm, system.b.norm(), solver.stop, reason,
+    return make_result(_output(x, system), rnorm, system.bnorm, solver.stop, reason,
                        ksp.getIterationNumber(), residuals, timings, info)
 
 
@@ -251,10 +252,13 @@ def _petsc_system(solver: Any, A: Any, b: Any) -> PetscSystem:
     symmetric = getattr(A, "symmetric", None) if _is_problem(A) else None
     matrix = A.A if _is_problem(A) else A
     if isinstance(matrix, PETSc.Mat):
+        checked = (matrix.getId(), matrix.stateGet())  # changes when the values change
+        if solver.state.get("petsc_checked") != checked:
+            _check_matrix(matrix)
+            solver.state["petsc_checked"] = checked
         vec = b if isinstance(b, PETSc.Vec) else _vector(b, matrix)
-        _check_petsc(matrix, vec)
-        return PetscSystem(matrix, vec, None, symmetric, not isinstance(b, PETSc.Vec),
-                           np.dtype(PETSc.ScalarType))
+        return PetscSystem(matrix, vec, _checked_norm(matrix, vec), None, symmetric,
+                           not isinstance(b, PETSc.Vec), np.dtype(PETSc.ScalarType))
     host = as_system(A, gather(b) if isinstance(b, PETSc.Vec) else b)
     like = b if isinstance(b, PETSc.Vec) else None
     fingerprint = (host.fingerprint(), None if like is None else like.getOwnershipRange())
@@ -265,7 +269,7 @@ def _petsc_system(solver: Any, A: Any, b: Any) -> PetscSystem:
     else:
         mat, vec = _host_to_petsc(host, PETSc.COMM_WORLD, like)
         solver.state["petsc_matrix"] = (fingerprint, mat)
-    return PetscSystem(mat, vec, host, host.symmetric, like is None, host.dtype)
+    return PetscSystem(mat, vec, vec.norm(), host, host.symmetric, like is None, host.dtype)
 
 
 def _is_problem(A: Any) -> bool:
@@ -281,9 +285,18 @@ def _vector(values: Any, like: PETSc.Mat, name: str = "b") -> PETSc.Vec:
     return vec
 
 
-def _check_petsc(A: PETSc.Mat, b: PETSc.Vec) -> None:
-    """Sizes, layout, assembly and NaN/Inf checks for petsc4py input."""
-    n = check_square(A.getSize())
+def _check_matrix(A: PETSc.Mat) -> None:
+    """Squareness, assembly and NaN/Inf checks for a petsc4py matrix."""
+    check_square(A.getSize())
+    if not A.assembled:
+        raise InvalidSystemError("A is not assembled; call A.assemble() after setting values")
+    if not np.isfinite(_matrix_norm(A)):
+        raise InvalidSystemError("A contains NaN or Inf entries; fix the input")
+
+
+def _checked_norm(A: PETSc.Mat, b: PETSc.Vec) -> float:
+    """``||b||`` after checking that ``b`` matches ``A``'s rows and is finite."""
+    n = A.getSize()[0]
     if b.getSize() != n:
         raise InvalidSystemError(f"b has {b.getSize()} entries but A has {n} rows; they must match")
     if b.getLocalSize() != A.getLocalSize()[0]:
@@ -291,12 +304,10 @@ def _check_petsc(A: PETSc.Mat, b: PETSc.Vec) -> None:
             f"b is distributed differently from A's rows ({b.getLocalSize()} vs "
             f"{A.getLocalSize()[0]} local entries); create b with A.createVecs('left')"
         )
-    if not A.assembled:
-        raise InvalidSystemError("A is not assembled; call A.assemble() after setting values")
-    if not np.isfinite(b.norm()):
+    bnorm = b.norm()
+    if not np.isfinite(bnorm):
         raise InvalidSystemError("b contains NaN or Inf entries; fix the input")
-    if not np.isfinite(_matrix_norm(A)):
-        raise InvalidSystemError("A contains NaN or Inf entries; fix the input")
+    return bnorm
 
 
 def _matrix_norm(A: PETSc.Mat) -> float:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from solvers.method import Callback, Iterate
+from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
 from solvers.stopping import StoppingRule
 from solvers.system import LinearSystem
@@ -35,11 +35,8 @@ class CG:
               M: spla.LinearOperator | None, stop: StoppingRule,
               callback: Callback | None = None) -> Iterate:
         matvec = system.op.matvec
-        x = np.zeros_like(b) if x0 is None else x0.astype(b.dtype, copy=True)
-        r = b - matvec(x) if x0 is not None else b.copy()
-        tol = stop.threshold(float(np.linalg.norm(b)))
-        rnorm = float(np.linalg.norm(r))
-        residuals = [rnorm]
+        x, r, tol, residuals = initial_state(matvec, b, x0, stop)
+        rnorm = residuals[0]
         if rnorm <= tol:
             return Iterate(x, 0, residuals, Reason.RTOL)
         z = r if M is None else M.matvec(r)

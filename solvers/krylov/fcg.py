@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from solvers.errors import InvalidOptionError
-from solvers.method import Callback, Iterate
+from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
 from solvers.stopping import StoppingRule
 from solvers.system import LinearSystem
@@ -47,10 +47,7 @@ class FCG:
               callback: Callback | None = None) -> Iterate:
         matvec = system.op.matvec
         apply_pc = (lambda r: r) if M is None else getattr(M, "matvec", M)
-        x = np.zeros_like(b) if x0 is None else x0.astype(b.dtype, copy=True)
-        r = b - matvec(x) if x0 is not None else b.copy()
-        tol = stop.threshold(float(np.linalg.norm(b)))
-        residuals = [float(np.linalg.norm(r))]
+        x, r, tol, residuals = initial_state(matvec, b, x0, stop)
         history: deque[tuple[np.ndarray, np.ndarray, complex]] = deque(maxlen=self.truncation)
         k = 0
         while residuals[-1] > tol:

@@ -25,7 +25,7 @@ import scipy.linalg as sla
 import scipy.sparse.linalg as spla
 
 from solvers.errors import InvalidOptionError
-from solvers.method import Callback, Iterate
+from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
 from solvers.stopping import StoppingRule
 from solvers.system import LinearSystem
@@ -58,10 +58,7 @@ class GMRES:
               M: spla.LinearOperator | None, stop: StoppingRule,
               callback: Callback | None = None) -> Iterate:
         precond = (lambda v: v) if M is None else getattr(M, "matvec", M)
-        x = np.zeros_like(b) if x0 is None else x0.astype(b.dtype, copy=True)
-        r = b - system.op.matvec(x) if x0 is not None else b.copy()
-        tol = stop.threshold(float(np.linalg.norm(b)))
-        residuals = [float(np.linalg.norm(r))]
+        x, r, tol, residuals = initial_state(system.op.matvec, b, x0, stop)
         budget = stop.iterations(system.n)
         iterations = 0
         while residuals[-1] > tol and iterations < budget:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from solvers.method import Callback, Iterate
+from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
 from solvers.stopping import StoppingRule
 from solvers.system import LinearSystem
@@ -38,10 +38,7 @@ class MINRES:
               callback: Callback | None = None) -> Iterate:
         matvec = system.op.matvec
         precond = (lambda r: r) if M is None else M.matvec
-        x = np.zeros_like(b) if x0 is None else x0.astype(b.dtype, copy=True)
-        r1 = b - matvec(x) if x0 is not None else b.copy()
-        tol = stop.threshold(float(np.linalg.norm(b)))
-        residuals = [float(np.linalg.norm(r1))]
+        x, r1, tol, residuals = initial_state(matvec, b, x0, stop)
         y = precond(r1)
         beta1 = np.vdot(r1, y).real
         if residuals[0] <= tol:

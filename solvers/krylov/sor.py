@@ -24,7 +24,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from solvers.errors import InvalidOptionError, InvalidSystemError
-from solvers.method import Callback, Iterate
+from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
 from solvers.stopping import StoppingRule
 from solvers.system import LinearSystem
@@ -107,10 +107,7 @@ class _Stationary:
         if self.splitting is None or self.splitting.omega != self.omega:
             self.setup(system)
         matvec = system.matrix.__matmul__  # setup() ensured it; 2x cheaper than op.matvec
-        x = np.zeros_like(b) if x0 is None else x0.astype(b.dtype, copy=True)
-        r = b - matvec(x) if x0 is not None else b.copy()
-        tol = stop.threshold(float(np.linalg.norm(b)))
-        residuals = [float(np.linalg.norm(r))]
+        x, r, tol, residuals = initial_state(matvec, b, x0, stop)
         limit = DIVERGENCE_FACTOR * max(residuals[0], tol)
         for k in range(1, stop.iterations(system.n) + 1):
             if residuals[-1] <= tol:
