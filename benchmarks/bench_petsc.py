@@ -6,12 +6,16 @@
    assembled distributed (:mod:`operators.distributed`); speedup = time(-n 1) / time(-n 2);
 2. PETSc GAMG vs pyamg smoothed aggregation vs unpreconditioned CG (SciPy backend),
    setup and solve times and iterations;
-3. ``solve(A, b, backend="petsc")`` against the same KSP driven by raw petsc4py calls, on the
-   same ``Mat``/``Vec`` (first solve: setup + solve; repeated solve: the KSP and its GAMG
-   hierarchy reused), best of ``--repeat`` interleaved runs.
+3. ``Solver.solve(A, b)`` (``backend="petsc"``) against the same KSP driven by raw petsc4py
+   calls, on the same ``Mat``/``Vec`` of an ``--overhead-n``^3 grid (default 64^3): first
+   solve (setup + solve) and repeated solve (KSP and GAMG hierarchy reused), medians of 8
+   alternating pairs (medians, because single runs on a shared machine vary by 10-20 %).
 
-Run: ``python benchmarks/bench_petsc.py [--n 128] [--repeat 3]``. Timings depend on the
-machine and on whatever else runs on it; the ranks of ``-n 2`` need two free cores.
+Times of 1. and 2. are the best of ``--repeat`` runs (the ``-n 1`` and ``-n 2`` runs
+alternate, so that both meet the same background load). Run:
+``python benchmarks/bench_petsc.py [--n 128] [--repeat 3] [--overhead-n 64]``. Timings
+depend on the machine and on whatever else runs on it; the ranks of ``-n 2`` need two free
+cores. Every process runs one BLAS thread (``OPENBLAS_NUM_THREADS=1`` unless set).
 """
 
 from __future__ import annotations
@@ -20,37 +24,54 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+#: One BLAS/OpenMP thread per process (each MPI rank, and the SciPy runs): the usual MPI
+#: setting, and on a small shared machine threaded BLAS oversubscribes the cores (measured
+#: here: CG with 2 OpenBLAS threads 250x slower than with 1 while other jobs ran).
+THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+for _name, _value in THREADS.items():
+    os.environ.setdefault(_name, _value)  # before NumPy is imported; a user's value wins
+
 RTOL = 1e-8
 MARK = "BENCH-JSON "
+#: Alternating (raw KSP, solve()) pairs of the overhead comparison; medians are reported.
+OVERHEAD_RUNS = 8
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=128, help="grid points per axis")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best taken)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="alternating -n 1 / -n 2 runs (best of each taken)")
+    parser.add_argument("--overhead-n", type=int, default=64,
+                        help="grid per axis of the solve() overhead comparison")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--overhead", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.n, args.repeat, args.overhead)
+        worker(args.n, args.overhead)
         return
-    serial = spawn(1, args.n, args.repeat, overhead=True)
-    parallel = spawn(2, args.n, args.repeat, overhead=False)
+    runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    for _ in range(args.repeat):  # alternate, so both see the same (shared) machine
+        for ranks in runs:
+            runs[ranks].append(spawn(ranks, args.n))
+    serial, parallel = (min(runs[r], key=lambda rec: rec["total"]) for r in (1, 2))
+    overhead = spawn(1, args.overhead_n, overhead=True)["overhead"]
     host = scipy_side(args.n)
-    report(args.n, serial, parallel, host)
+    report(args.n, args.overhead_n, serial, parallel, host, overhead)
 
 
-def spawn(ranks: int, n: int, repeat: int, overhead: bool) -> dict[str, Any]:
-    """Run the PETSc part under ``mpiexec -n ranks``; return rank 0's JSON record."""
+def spawn(ranks: int, n: int, overhead: bool = False) -> dict[str, Any]:
+    """Run :func:`worker` under ``mpiexec -n ranks``; return rank 0's JSON record."""
     mpiexec = shutil.which("mpiexec") or str(Path(sys.executable).with_name("mpiexec"))
-    command = [mpiexec, "-n", str(ranks), sys.executable, __file__, "--worker", "--n", str(n),
-               "--repeat", str(repeat)] + (["--overhead"] if overhead else [])
+    command = [mpiexec, "-n", str(ranks), sys.executable, __file__, "--worker", "--n", str(n)]
+    command += ["--overhead"] if overhead else []
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -60,8 +81,8 @@ def spawn(ranks: int, n: int, repeat: int, overhead: bool) -> dict[str, Any]:
     return json.loads(lines[-1][len(MARK):])
 
 
-def worker(n: int, repeat: int, overhead: bool) -> None:
-    """Under mpiexec: distributed assembly and GAMG-CG (best of ``repeat``), then overhead."""
+def worker(n: int, overhead: bool) -> None:
+    """Under mpiexec: distributed assembly and one GAMG-CG solve, or the overhead runs."""
     from petsc4py import PETSc
 
     from operators import distributed
@@ -72,11 +93,10 @@ def worker(n: int, repeat: int, overhead: bool) -> None:
     problem = distributed.poisson((n, n, n))
     comm.barrier()
     record: dict[str, Any] = {"ranks": comm.getSize(), "assembly": time.perf_counter() - start}
-    runs = [gamg_cg(problem.A, problem.b) for _ in range(repeat)]
-    best = min(runs, key=lambda r: r["total"])
-    record.update(best)
     if overhead:
-        record["overhead"] = overhead_runs(problem.A, problem.b, repeat)
+        record["overhead"] = overhead_runs(problem.A, problem.b, OVERHEAD_RUNS)
+    else:
+        record.update(gamg_cg(problem.A, problem.b))
     if comm.getRank() == 0:
         print(MARK + json.dumps(record), flush=True)
 
@@ -93,24 +113,25 @@ def gamg_cg(A: Any, b: Any) -> dict[str, Any]:
             "iterations": result.iterations, "converged": bool(result.converged)}
 
 
-def overhead_runs(A: Any, b: Any, repeat: int) -> dict[str, float]:
-    """Best-of-``repeat`` times of ``solve()``/``Solver`` and of the raw KSP, interleaved."""
+def overhead_runs(A: Any, b: Any, runs: int) -> dict[str, float]:
+    """Median times of ``Solver.solve`` and of the raw KSP over ``runs`` alternating pairs."""
+    times: dict[str, list[float]] = {}
+    for k in range(runs):
+        for run in (raw_ksp, ours) if k % 2 == 0 else (ours, raw_ksp):
+            for key, value in run(A, b).items():
+                times.setdefault(key, []).append(value)
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+def ours(A: Any, b: Any) -> dict[str, float]:
+    """``Solver.solve`` on the Mat/Vec: first (with setup) and repeated (KSP reused)."""
     from solvers import Solver
 
-    best = {"raw_first": float("inf"), "ours_first": float("inf"),
-            "raw_again": float("inf"), "ours_again": float("inf")}
-    for _ in range(repeat):
-        raw_first, raw_again = raw_ksp(A, b)
-        solver = Solver("cg", "amg", backend="petsc", rtol=RTOL)
-        ours_first = timed(solver.solve, A, b)
-        ours_again = timed(solver.solve, A, b)
-        for key, value in (("raw_first", raw_first), ("raw_again", raw_again),
-                           ("ours_first", ours_first), ("ours_again", ours_again)):
-            best[key] = min(best[key], value)
-    return best
+    solver = Solver("cg", "amg", backend="petsc", rtol=RTOL)
+    return {"ours_first": timed(solver.solve, A, b), "ours_again": timed(solver.solve, A, b)}
 
 
-def raw_ksp(A: Any, b: Any) -> tuple[float, float]:
+def raw_ksp(A: Any, b: Any) -> dict[str, float]:
     """The same solve written directly in petsc4py: first (with setup) and repeated."""
     from petsc4py import PETSc
 
@@ -128,7 +149,7 @@ def raw_ksp(A: Any, b: Any) -> tuple[float, float]:
     start = time.perf_counter()
     ksp = first()
     first_time = time.perf_counter() - start
-    return first_time, timed(ksp.solve, b, b.duplicate())
+    return {"raw_first": first_time, "raw_again": timed(lambda: ksp.solve(b, b.duplicate()))}
 
 
 def timed(step: Any, *args: Any) -> float:
@@ -144,8 +165,10 @@ def scipy_side(n: int) -> dict[str, dict[str, Any]]:
     from solvers import solve
 
     problem = operators.poisson((n, n, n))
+    warm = operators.poisson((8, 8, 8))  # first-call costs (imports, thread pools) excluded
     out = {}
     for label, pc in (("pyamg", "amg"), ("cg", "none")):
+        solve(warm, warm.b, "cg", pc, backend="scipy")
         start = time.perf_counter()
         result = solve(problem, problem.b, "cg", pc, backend="scipy", rtol=RTOL)
         out[label] = {"setup": result.timings["setup"], "solve": result.timings["solve"],
@@ -154,8 +177,8 @@ def scipy_side(n: int) -> dict[str, dict[str, Any]]:
     return out
 
 
-def report(n: int, serial: dict[str, Any], parallel: dict[str, Any],
-           host: dict[str, dict[str, Any]]) -> None:
+def report(n: int, overhead_n: int, serial: dict[str, Any], parallel: dict[str, Any],
+           host: dict[str, dict[str, Any]], o: dict[str, float]) -> None:
     """Print the one table."""
     rows = [
         ("PETSc GAMG-CG, mpiexec -n 1", serial),
@@ -174,10 +197,11 @@ def report(n: int, serial: dict[str, Any], parallel: dict[str, Any],
           f"setup {serial['setup'] / parallel['setup']:.2f}x, "
           f"solve {serial['solve'] / parallel['solve']:.2f}x   (goal >= 1.6x)")
     print(f"PETSc GAMG vs pyamg SA: total {host['pyamg']['total'] / serial['total']:.2f}x faster")
-    o = serial["overhead"]
-    print(f"solve() vs raw petsc4py KSP (-n 1), first solve: {o['ours_first']:.3f} s vs "
-          f"{o['raw_first']:.3f} s = {o['ours_first'] / o['raw_first']:.3f}x;  repeated "
-          f"solve (KSP reused): {o['ours_again']:.3f} s vs {o['raw_again']:.3f} s = "
+    print(f"solve() vs raw petsc4py KSP, GAMG-CG {overhead_n}^3, -n 1, median of "
+          f"{OVERHEAD_RUNS}: "
+          f"first solve {o['ours_first']:.3f} s vs {o['raw_first']:.3f} s = "
+          f"{o['ours_first'] / o['raw_first']:.3f}x; repeated solve (KSP reused) "
+          f"{o['ours_again']:.3f} s vs {o['raw_again']:.3f} s = "
           f"{o['ours_again'] / o['raw_again']:.3f}x   (goal <= 1.05x)")
     print(f"cpus visible: {os.cpu_count()}, load average: "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -83,7 +83,9 @@ def diffusion(K: np.ndarray, rhs: np.ndarray | None = None,
     def faces(first: int, stop: int) -> list[np.ndarray]:
         return _slab_faces(K, first, stop)
 
-    return _assemble("diffusion", K.shape, faces, rhs, comm, K)
+    p = _assemble("diffusion", K.shape, faces, rhs, comm, K)
+    p.params["averaging"] = "harmonic"
+    return p
 
 
 def random_diffusion(shape: int | tuple[int, ...], *, seed: Seed, rhs: np.ndarray | None = None,
@@ -122,9 +124,8 @@ def _assemble(kind: str, shape: tuple[int, ...], faces: Any, rhs: np.ndarray | N
     start, stop = b.getOwnershipRange()
     b.setArray(_as_rhs(rhs, shape)[start:stop])
     indptr, indices, data = _owned_rows(shape, faces, start, stop)
-    A = PETSc.Mat().createAIJ(((stop - start, n), (stop - start, n)), comm=comm,
-                              csr=(indptr.astype(PETSc.IntType),
-                                   indices.astype(PETSc.IntType), data))
+    csr = (indptr.astype(PETSc.IntType), indices.astype(PETSc.IntType), data)
+    A = PETSc.Mat().createAIJWithArrays(((stop - start, n), (stop - start, n)), csr, comm=comm)
     spacing = grid_spacing(shape)
     return DistributedProblem(A, b, shape, spacing, kind, coefficient=coefficient,
                               symmetric=True, positive_definite=True, rows=(start, stop))

@@ -74,7 +74,8 @@ def test_ssor_operator_is_the_ssor_inverse_of_the_drawn_omega(sequence):
     omega = pc.omega
     A = p.A.toarray()
     D, L, U = np.diag(np.diag(A)), np.tril(A, -1), np.triu(A, 1)
-    M = omega / (2 - omega) * (D / omega + L) @ np.linalg.solve(D / omega, D / omega + U)
+    # textbook SSOR: M = (D + w L) D^{-1} (D + w U) / (w (2 - w))
+    M = (D + omega * L) @ np.linalg.solve(D, D + omega * U) / (omega * (2 - omega))
     r = np.random.default_rng(SEED).standard_normal(p.n)
     np.testing.assert_allclose(op.matvec(r), np.linalg.solve(M, r), rtol=1e-10)
 

@@ -5,7 +5,8 @@ parameter ``0 < omega < 2``::
 
     SOR:   x_{k+1} = x_k + (D/omega + L)^{-1} (b - A x_k)
     SSOR:  x_{k+1} = x_k + M^{-1} (b - A x_k),
-           M = omega/(2 - omega) (D/omega + L) (D/omega)^{-1} (D/omega + U)
+           M = 1/(omega (2 - omega)) (D + omega L) D^{-1} (D + omega U)
+             = 1/(2 - omega) (D/omega + L) (D/omega)^{-1} (D/omega + U)
 
 The triangular solves are compiled (:class:`solvers.triangular.TriangularSolver`), not Python
 loops over rows. Each iteration computes the true residual, so the stopping test is exact.
@@ -77,7 +78,7 @@ class SORSplitting:
     def ssor(self, r: np.ndarray) -> np.ndarray:
         """``M_SSOR^{-1} r``: a forward and a backward sweep."""
         y = self.lower.solve(r) * self.scaled_diagonal
-        return self.upper.solve(y) * ((2.0 - self.omega) / self.omega)
+        return self.upper.solve(y) * (2.0 - self.omega)
 
     def as_operator(self) -> spla.LinearOperator:
         """The SSOR preconditioner ``M^{-1}`` as a SciPy ``LinearOperator``."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyamg
 import scipy.sparse.linalg as spla
 
@@ -19,7 +20,8 @@ from solvers.system import LinearSystem
 
 
 class AMG:
-    """pyamg smoothed aggregation; ``cycle`` is ``"V"``, ``"W"`` or ``"F"``.
+    """pyamg smoothed aggregation; ``cycle`` is ``"V"``, ``"W"`` or ``"F"``; ``seed`` seeds
+    pyamg's random start vectors so that the hierarchy is reproducible.
 
     Extra keyword arguments go to ``pyamg.smoothed_aggregation_solver``. The hierarchy is
     the setup cost; :class:`solvers.Solver` keeps it while the matrix is unchanged.
@@ -27,13 +29,22 @@ class AMG:
 
     requires_symmetric = False
 
-    def __init__(self, cycle: str = "V", **amg_options: Any) -> None:
+    def __init__(self, cycle: str = "V", seed: int = 0, **amg_options: Any) -> None:
         self.cycle = cycle
+        self.seed = seed
         self.amg_options = amg_options
         self.hierarchy: pyamg.MultilevelSolver | None = None
 
     def setup(self, system: LinearSystem) -> spla.LinearOperator:
         if system.matrix is None:
             raise InvalidSystemError("pc='amg' needs an assembled matrix, got a LinearOperator")
-        self.hierarchy = pyamg.smoothed_aggregation_solver(system.matrix, **self.amg_options)
+        # pyamg draws random vectors from NumPy's global generator (spectral radius
+        # estimates); seed it for the setup so hierarchies are reproducible, then restore it.
+        saved = np.random.get_state()
+        np.random.seed(self.seed)
+        try:
+            self.hierarchy = pyamg.smoothed_aggregation_solver(system.matrix,
+                                                               **self.amg_options)
+        finally:
+            np.random.set_state(saved)
         return self.hierarchy.aspreconditioner(cycle=self.cycle)

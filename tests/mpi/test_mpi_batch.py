@@ -28,10 +28,15 @@ def test_interrupted_batch_resumes_with_another_rank_count(comm, everywhere, sha
     if comm.rank == 0:
         (shared_dir / "shard-00000012-00000013.npz.tmp999").write_bytes(b"killed mid-write")
     alone = comm.Split(0 if comm.rank == 0 else MPI.UNDEFINED, comm.rank)
+    error = None
     if comm.rank == 0:  # resumed on one rank only, again cut short
-        solved += _batch(shared_dir, alone, max_shards=1).samples
+        try:
+            solved += _batch(shared_dir, alone, max_shards=1).samples
+        except Exception as exc:  # reported on every rank below, so none is left waiting
+            error = repr(exc)
         alone.Free()
-    solved = comm.bcast(solved, root=0)
+    solved, error = comm.bcast((solved, error), root=0)
+    assert everywhere(error is None), error
     last = _batch(shared_dir, comm)  # and finished on all ranks
     solved += comm.allreduce(last.samples)
     data = load_batch(shared_dir)
