@@ -8,6 +8,7 @@ python -m pip install --quiet --upgrade pip
 bash scripts/install-petsc.sh
 python -m pip install --quiet -e ".[test]"
 
-# Serial suite (PETSc serial tests included), then the MPI suite on 2 ranks.
+# Serial suite (PETSc serial tests included), then the MPI suite on 2 ranks (one BLAS
+# thread per rank: two ranks with threaded OpenBLAS oversubscribe the cores badly).
 python -m pytest -q "$@"
-mpiexec -n 2 python -m pytest tests/mpi -q -p no:cacheprovider
+OPENBLAS_NUM_THREADS=1 timeout 600 mpiexec -n 2 python -m pytest tests/mpi -q -p no:cacheprovider

@@ -46,7 +46,7 @@ class TrainingSet:
     """Ritz bases and stencils of the training matrices (float32).
 
     ``vectors[p]`` holds the Ritz vectors of matrix ``p`` as rows (``(P, m, n)``), ``weights``
-    the per-mode standard deviations ``w_j``; ``diagonal``/``upper`` the stencil bands scaled by
+    the per-mode standard deviations ``w_j`` (``(P, m)``, zero for missing vectors); ``diagonal``/``upper`` the stencil bands scaled by
     the mean diagonal (the loss is invariant to the scale of ``A``); ``coefficient`` the network's
     coefficient channel or ``None``.
     """
@@ -63,16 +63,33 @@ class TrainingSet:
         return self.vectors.shape[0]
 
 
-def mode_weights(m: int, theta: int | None = None) -> np.ndarray:
-    """``w_j = 9`` for the lowest ``m/2 + theta`` Ritz vectors, 1 for the others."""
-    theta = m // 20 if theta is None else theta
-    w = np.ones(m, np.float32)
-    w[: min(m, m // 2 + theta)] = LOW_MODE_WEIGHT
-    return w
+def mode_weights(values: np.ndarray, scheme: str = "octave", theta: int | None = None) -> np.ndarray:
+    """Standard deviations ``w_j`` of the Ritz coefficients, for ascending Ritz values.
+
+    ``"paper"``: ``w_j = 9`` for the lowest ``m/2 + theta`` vectors, 1 for the others.
+    ``"octave"``: every frequency octave (Ritz values within a factor 4) gets the same total
+    variance, ``w_j^2 = 1 / #{i : floor(log4(theta_i / theta_1)) = floor(log4(theta_j /
+    theta_1))}``, so each level of the network's hierarchy is trained equally.
+    """
+    m = len(values)
+    if scheme == "paper":
+        theta = m // 20 if theta is None else theta
+        w = np.where(np.isfinite(values), 1.0, 0.0).astype(np.float32)
+        w[: min(m, m // 2 + theta)] *= LOW_MODE_WEIGHT
+        return w
+    if scheme == "octave":
+        w = np.zeros(m, np.float32)
+        ok = np.isfinite(values) & (values > 0)
+        if np.any(ok):
+            octave = np.floor(np.log(values[ok] / values[ok].min()) / np.log(4.0)).astype(int)
+            w[ok] = 1.0 / np.sqrt(np.bincount(octave)[octave])
+        return w
+    raise ValueError(f"unknown weighting {scheme!r}; use 'octave' or 'paper'")
 
 
 def build(family: Family, shape: tuple[int, ...], ritz: int, seed: int,
-          cache: Path | None = None, progress: bool = True) -> TrainingSet:
+          cache: Path | None = None, progress: bool = True,
+          weighting: str = "octave") -> TrainingSet:
     """Assemble the training matrices of ``family`` on ``shape`` and their Ritz vectors.
 
     Matrix ``p`` uses field seed ``seed * 1000 + p`` and Lanczos seed ``seed + p``. With
@@ -84,14 +101,14 @@ def build(family: Family, shape: tuple[int, ...], ritz: int, seed: int,
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as data:
             if str(data["digest"]) == digest:
-                return _from_arrays(shape, data)
+                return _from_arrays(shape, data, weighting)
     arrays = _assemble(family, shape, ritz, seed, progress)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")
         np.savez(tmp, digest=digest, **arrays)
         tmp.replace(cache)
-    return _from_arrays(shape, arrays)
+    return _from_arrays(shape, arrays, weighting)
 
 
 def _assemble(family: Family, shape: tuple[int, ...], ritz: int, seed: int,
@@ -100,6 +117,7 @@ def _assemble(family: Family, shape: tuple[int, ...], ritz: int, seed: int,
     m = min(ritz, n)
     count = family.matrices
     vectors = np.zeros((count, m, n), np.float32)
+    values = np.full((count, m), np.inf)
     diagonal = np.zeros((count, *shape), np.float32)
     upper = np.zeros((count, len(shape), *shape), np.float32)
     for p in tqdm(range(count), desc=f"Ritz vectors ({family.name}, {shape}, m={m})",
@@ -110,18 +128,20 @@ def _assemble(family: Family, shape: tuple[int, ...], ritz: int, seed: int,
             raise ValueError(f"the {family.name} matrix is not a symmetric grid stencil")
         scale = float(np.mean(bands.diagonal))
         pairs = ritz_pairs(problem.A.dot, n, m, seed=seed + p)
-        vectors[p] = pairs.vectors
+        vectors[p, : len(pairs.values)] = pairs.vectors  # fewer if K_m(A) became invariant
+        values[p, : len(pairs.values)] = pairs.values / scale
         diagonal[p] = bands.diagonal / scale
         upper[p] = np.stack(bands.upper) / scale
-    return {"vectors": vectors, "weights": mode_weights(m), "diagonal": diagonal,
-            "upper": upper}
+    return {"vectors": vectors, "values": values, "diagonal": diagonal, "upper": upper}
 
 
-def _from_arrays(shape: tuple[int, ...], data: dict | np.lib.npyio.NpzFile) -> TrainingSet:
+def _from_arrays(shape: tuple[int, ...], data: dict | np.lib.npyio.NpzFile,
+                 weighting: str) -> TrainingSet:
     upper = np.asarray(data["upper"])
     diagonal = np.asarray(data["diagonal"])
     coefficient = np.asarray(coefficient_channel(diagonal, len(shape)))
-    return TrainingSet(tuple(shape), np.asarray(data["vectors"]), np.asarray(data["weights"]),
+    weights = np.stack([mode_weights(v, weighting) for v in np.asarray(data["values"])])
+    return TrainingSet(tuple(shape), np.asarray(data["vectors"]), weights,
                        diagonal, tuple(upper[:, a] for a in range(len(shape))), coefficient)
 
 
@@ -134,6 +154,6 @@ def sample(key: jax.Array, vectors: jax.Array, weights: jax.Array,
     k_index, k_coeff = jax.random.split(key)
     count, m, _ = vectors.shape
     index = jax.random.randint(k_index, (batch,), 0, count)
-    coeffs = jax.random.normal(k_coeff, (batch, m), vectors.dtype) * weights
+    coeffs = jax.random.normal(k_coeff, (batch, m), vectors.dtype) * weights[index]
     b = jnp.einsum("bm,bmn->bn", coeffs, vectors[index]) if count > 1 else coeffs @ vectors[0]
     return b / jnp.linalg.norm(b, axis=1, keepdims=True), index

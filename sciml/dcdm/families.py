@@ -30,7 +30,7 @@ class Family:
     kind: str
     coefficient: bool
     summary: str
-    grid: int
+    grids: tuple[int, ...]
     steps: int
     batch: int
     lr: float
@@ -51,12 +51,14 @@ FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
         Family("poisson2d", 2, "poisson", False, "2D Poisson, 5-point, Dirichlet",
-               grid=64, steps=3000, batch=16, lr=1e-3, ritz=1000, widths=(16,)),
+               grids=(32, 64, 128), steps=3000, batch=16, lr=1e-3, ritz=1000,
+               widths=(16,)),
         Family("poisson3d", 3, "poisson", False, "3D Poisson, 7-point, Dirichlet",
-               grid=32, steps=3000, batch=4, lr=1e-3, ritz=600, widths=(8, 16)),
+               grids=(16, 32), steps=3000, batch=4, lr=1e-3, ritz=600, widths=(8, 16)),
         Family("diffusion2d", 2, "diffusion", True,
                "2D log-normal diffusion -div(exp(g) grad u), l = 0.1, var = 1",
-               grid=64, steps=3000, batch=16, lr=1e-3, ritz=400, widths=(16,), matrices=24,
+               grids=(32, 64), steps=3000, batch=16, lr=1e-3, ritz=400, widths=(16,),
+               matrices=24,
                field_options={"length_scale": 0.1, "variance": 1.0}),
     )
 }

@@ -13,7 +13,11 @@ Reproducibility: the initial weights come from ``PRNGKey(seed)``, the batch of s
 ``fold_in(PRNGKey(seed + 1), t)``, the Ritz vectors from ``seed`` (:func:`sciml.dcdm.data.build`),
 so a run resumed from a checkpoint draws exactly the batches it would have drawn.
 
-Files, under ``<out>/<model>/``: ``data.npz`` (cached Ritz vectors),
+Several training grids may be given (``--grid 32 64 128``); step ``t`` uses grid
+``t mod G``. Training on more than one size pins down how the shared coarse levels of the
+network scale from one level to the next, which is what lets the weights serve larger grids.
+
+Files, under ``<out>/<model>/``: ``data-<grid>.npz`` (cached Ritz vectors),
 ``checkpoints/step-<t>.eqx`` (network and optimiser state, the last two kept),
 ``checkpoints/latest.json`` (written last, atomically: the checkpoint to resume from, the
 configuration and the loss history), and the final ``<model>.eqx`` + ``<model>.json``.
@@ -53,13 +57,14 @@ class TrainConfig:
     """Everything that determines a training run (stored with checkpoints and weights)."""
 
     model: str
-    grid: tuple[int, ...]
+    grids: tuple[tuple[int, ...], ...]
     steps: int
     batch: int
     lr: float
     seed: int = 0
     ritz: int = 1000
     widths: tuple[int, ...] = (16,)
+    weighting: str = "octave"
     warmup: int = 100
     checkpoint_every: int = 250
 
@@ -67,12 +72,13 @@ class TrainConfig:
     def for_family(cls, name: str, **overrides: Any) -> TrainConfig:
         """The family's defaults, with ``overrides`` (``None`` values ignored)."""
         family = get_family(name)
-        values = {"model": name, "grid": (family.grid,) * family.ndim, "steps": family.steps,
+        values = {"model": name, "grids": family.grids, "steps": family.steps,
                   "batch": family.batch, "lr": family.lr, "ritz": family.ritz,
                   "widths": family.widths}
         values.update({k: v for k, v in overrides.items() if v is not None})
-        grid = tuple(values["grid"])
-        values["grid"] = grid * family.ndim if len(grid) == 1 else grid
+        values["grids"] = tuple(
+            (g,) * family.ndim if isinstance(g, int) else
+            (tuple(g) * family.ndim if len(g) == 1 else tuple(g)) for g in values["grids"])
         values["widths"] = tuple(values["widths"])
         config = cls(**values)
         config.validate()
@@ -80,9 +86,12 @@ class TrainConfig:
 
     def validate(self) -> None:
         family = get_family(self.model)
-        if len(self.grid) != family.ndim or min(self.grid) < 4:
-            raise InvalidOptionError(
-                f"grid must have {family.ndim} sides >= 4 for {self.model}, not {self.grid}")
+        for grid in self.grids:
+            if len(grid) != family.ndim or min(grid) < 4:
+                raise InvalidOptionError(
+                    f"each grid must have {family.ndim} sides >= 4 for {self.model}, not {grid}")
+        if not self.grids:
+            raise InvalidOptionError("give at least one training grid")
         for name in ("steps", "batch", "ritz", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise InvalidOptionError(f"{name} must be >= 1, not {getattr(self, name)}")
@@ -98,10 +107,11 @@ class TrainConfig:
 
     def command(self) -> str:
         """The command line that reproduces this run."""
+        grids = " ".join("x".join(map(str, g)) for g in self.grids)
         return (f"python -m sciml train-dcdm --model {self.model} "
-                f"--grid {'x'.join(map(str, self.grid))} --steps {self.steps} "
+                f"--grid {grids} --steps {self.steps} "
                 f"--batch {self.batch} --lr {self.lr:g} --seed {self.seed} --ritz {self.ritz} "
-                f"--widths {' '.join(map(str, self.widths))}")
+                f"--widths {' '.join(map(str, self.widths))} --weighting {self.weighting}")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -133,13 +143,13 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
 
 def make_step(config: TrainConfig, optimizer: optax.GradientTransformation) -> Any:
     """The jitted training step ``(net, opt_state, t, arrays) -> (net, opt_state, loss)``."""
-    shape = config.grid
     base = jax.random.PRNGKey(config.seed + 1)
     uses_coefficient = config.family.coefficient
 
     @eqx.filter_jit
     def train_step(net: DCDMNet, opt_state: Any, t: jax.Array,
                    arrays: dict[str, Any]) -> tuple[DCDMNet, Any, jax.Array]:
+        shape = arrays["diagonal"].shape[1:]
         b, index = data.sample(jax.random.fold_in(base, t), arrays["vectors"],
                                arrays["weights"], config.batch)
         b = b.reshape((config.batch, *shape))
@@ -201,9 +211,11 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False, progress: boo
     config.validate()
     run_dir = Path(out) / config.model
     arch = config.architecture()
-    training_set = data.build(config.family, config.grid, config.ritz, config.seed,
-                              cache=run_dir / "data.npz", progress=progress)
-    arrays = _device_arrays(training_set)
+    arrays = [
+        _device_arrays(data.build(config.family, grid, config.ritz, config.seed,
+                                  cache=run_dir / f"data-{'x'.join(map(str, grid))}.npz",
+                                  progress=progress, weighting=config.weighting))
+        for grid in config.grids]
     net = DCDMNet(arch, jax.random.PRNGKey(config.seed))
     optimizer = make_optimizer(config)
     opt_state = optimizer.init(eqx.filter(net, eqx.is_array))
@@ -224,7 +236,8 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False, progress: boo
     step = start
     try:
         for step in bar:
-            net, opt_state, loss = train_step(net, opt_state, jnp.asarray(step), arrays)
+            net, opt_state, loss = train_step(net, opt_state, jnp.asarray(step),
+                                              arrays[step % len(arrays)])
             losses.append(float(loss))
             if (step + 1) % 10 == 0:
                 bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
@@ -261,7 +274,8 @@ def _metadata(config: TrainConfig, losses: list[float], seconds: float, start: i
                for i in range(len(losses) // chunk)]
     return {
         "model": config.model, "family": config.family.summary, "config": config.to_json(),
-        "command": config.command(), "seed": config.seed, "grid": list(config.grid),
+        "command": config.command(), "seed": config.seed,
+        "grids": [list(g) for g in config.grids],
         "loss": {"first": float(np.mean(losses[:10])), "last": float(np.mean(losses[-10:])),
                  "history": summary},
         "training_seconds": round(seconds, 1), "resumed_from_step": start,
@@ -273,13 +287,15 @@ def _metadata(config: TrainConfig, losses: list[float], seconds: float, start: i
 
 def evaluate(path: Path, config: TrainConfig, rtol: float = 1e-6,
              seed: int = 12345) -> list[dict]:
-    """DCDM iterations on a held-out random right-hand side, on the training grid and 2x it."""
+    """DCDM iterations on a held-out random right-hand side, on the largest training grid
+    and on twice and four times it."""
     from solvers import solve
 
     family, results = config.family, []
     rng = np.random.default_rng(seed)
-    for factor in (1, 2):
-        shape = tuple(factor * s for s in config.grid)
+    largest = max(config.grids, key=lambda g: math.prod(g))
+    for factor in (1, 2, 4):
+        shape = tuple(factor * s for s in largest)
         problem = family.problem(shape, seed=seed + factor)
         b = rng.standard_normal(problem.n)
         res = solve(problem, b, method="dcdm", model=str(path), rtol=rtol, maxiter=1000)
