@@ -3,7 +3,9 @@
 A CNN ``f ~ A^{-1}`` (up to scale) proposes each search direction from the normalised
 residual, ``d_k = f(r_k / ||r_k||)``; the direction is A-orthogonalised against the previous
 two and the step is the exact line search ``alpha = d^T r / d^T A d``. Networks are trained
-once per PDE family without solution data and shipped with the package.
+once per PDE family without solution data and shipped with the package. The networks are
+multilevel and symmetric positive definite by construction (see :mod:`sciml.dcdm.model` for
+why they differ from the paper's U-Net), so one set of weights serves every grid size.
 
 >>> import operators
 >>> from solvers import solve
@@ -21,7 +23,11 @@ Modules: :mod:`~sciml.dcdm.model` (network), :mod:`~sciml.dcdm.iteration` (jitte
 from sciml.dcdm.families import FAMILIES, default_model, get_family
 from sciml.dcdm.method import DCDM
 from sciml.dcdm.model import Architecture, DCDMNet
-from sciml.dcdm.preconditioner import DCDMPreconditioner
+from sciml.dcdm.preconditioner import (
+    DCDMPreconditioner,
+    NetworkPreconditioner,
+    jax_preconditioner,
+)
 from sciml.dcdm.weights import SHIPPED, WEIGHTS_DIR, load, save
 
 __all__ = [
@@ -32,8 +38,10 @@ __all__ = [
     "Architecture",
     "DCDMNet",
     "DCDMPreconditioner",
+    "NetworkPreconditioner",
     "default_model",
     "get_family",
+    "jax_preconditioner",
     "load",
     "save",
 ]

@@ -72,6 +72,14 @@ def initial_state(apply_A: Operator, b: jax.Array, x0: jax.Array, truncation: in
     )
 
 
+def start(apply_A: Operator, b: jax.Array, x0: jax.Array, tol: jax.Array, maxiter: jax.Array,
+          truncation: int, history: int, record: int) -> State:
+    """:func:`initial_state` with the status set: done if ``x0`` passes or ``maxiter <= 0``."""
+    state = initial_state(apply_A, b, x0, truncation, history, record)
+    return state._replace(status=jnp.where(state.rnorm <= tol, CONVERGED,
+                                           jnp.where(maxiter <= 0, MAXITER, RUNNING)))
+
+
 def step(apply_A: Operator, direction: Operator, b: jax.Array, tol: jax.Array,
          maxiter: jax.Array, replace_every: int, state: State) -> State:
     """One DCDM iteration (see the module docstring)."""
@@ -124,9 +132,7 @@ def run(apply_A: Operator, direction: Operator, b: jax.Array, x0: jax.Array,
     ``apply_A`` and ``direction`` act on flat float64 vectors; jit the whole call with
     ``truncation``, ``replace_every``, ``history`` and ``record`` static.
     """
-    state = initial_state(apply_A, b, x0, truncation, history, record)
-    state = state._replace(status=jnp.where(state.rnorm <= tol, CONVERGED,
-                                            jnp.where(maxiter <= 0, MAXITER, RUNNING)))
+    state = start(apply_A, b, x0, tol, maxiter, truncation, history, record)
 
     def body(s: State) -> State:
         return step(apply_A, direction, b, tol, maxiter, replace_every, s)

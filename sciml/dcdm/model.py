@@ -1,39 +1,48 @@
-"""The DCDM network: a multilevel CNN ``f ~ A^{-1}`` (up to scale), symmetric by construction.
+r"""The DCDM network: a multilevel CNN ``f ~ A^{-1}`` (up to scale), symmetric by construction.
 
 Kaneda et al. [1]_ use a two-level ReLU U-Net (3x3x3 convolutions, 16 channels, one
-average-pool level, ~100k parameters) at full resolution. Two things made us depart from it:
+average-pool level, ~100k parameters) at full resolution. Three things made us depart from it
+(measured on this project's two-core CPU; see ``sciml/dcdm/README.md``):
 
 1. **Stagnation.** A general nonlinear ``f`` may return a direction orthogonal to the
    residual, ``f(r)^T r = 0``; then ``alpha = 0``, the residual does not change, the network
-   returns the same direction and the iteration is stuck. We saw exactly this with a trained
-   ReLU U-Net on its own training grid (relative residual frozen at 9e-2). Here ``f`` is the
-   gradient of a convex potential,
+   returns the same direction and the iteration is stuck. A trained ReLU U-Net did exactly
+   this on its own training grid (relative residual frozen at 9e-2). Here ``f`` is the
+   gradient of a convex quadratic potential,
 
-   .. math:: f(r) = \\nabla \\phi(r), \\qquad
-             \\phi(r) = \\tfrac12 \\sum_{l=0}^{L} \\| s_l \\odot y_l(r) \\|^2 ,
+   .. math:: f(r) = \nabla \phi(r), \qquad
+             \phi(r) = \tfrac12 \sum_{l=0}^{L} \| \rho_l(c) \odot y_l(r) \|^2 ,
 
-   with features ``y_l`` linear in ``r``, so ``f(r) = E^T E r`` with ``E`` the (deep, linear)
-   encoder: symmetric positive semi-definite, ``r^T f(r) = 2 \\phi(r) > 0`` whenever the
-   fine-level term sees ``r``. Every DCDM step then reduces ``||e||_A``; with ``truncation=2``
-   DCDM is CG preconditioned by the learned operator and cannot stagnate.
-2. **Cost and reach.** One 16-channel 3x3x3 convolution on 128^3 takes ~4 s on a two-core
-   CPU, and a single pooling level limits the receptive field, so iterations grow with the
-   grid. The encoder here is multilevel, like the hierarchy of an additive multigrid (BPX)
-   preconditioner, with **learned** transfers and smoothers:
+   with features ``y_l`` linear in ``r``, so ``f(r) = E^T E r`` with ``E`` a deep linear
+   encoder: symmetric positive semi-definite, and ``r^T f(r) = 2 \phi(r) > 0`` whenever the
+   fine-level filter does not annihilate ``r``. Each DCDM step then strictly reduces
+   ``||e||_A``, and with ``truncation=2`` DCDM is CG preconditioned by the learned operator.
+2. **Cost.** One 16-channel 3x3x3 convolution on 128^3 takes ~4 s; the paper's network would
+   need ~40 s per iteration there. The fine level here is a single channel.
+3. **Reach.** With one pooling level the receptive field is fixed, so iterations grow with
+   the grid. The encoder here is a full hierarchy, like an additive multigrid (BPX [2]_)
+   preconditioner with learned smoothers:
 
-   - level 0 (the grid itself, one channel): ``y_0 = k_0 (*) (g . r)``, a 3^d filter, with
-     ``g = exp(-c/2)`` a Jacobi-like scaling by the coefficient channel ``c`` (``g = 1`` for
-     Poisson);
+   - level 0 (the grid, one channel): ``y_0 = k_0 (*) r`` (a learned 3^d filter), read out
+     as ``rho_0 = s_0 exp(-c/2)``: a Jacobi-like scaling by the coefficient channel ``c``
+     (``c = 0`` for Poisson);
    - level l >= 1 (half the resolution of level l-1, ``widths[l-1]`` channels):
-     ``y_l = m_l . C_l(R_l y_{l-1})``, ``R_l`` a stride-2 ``2^d`` convolution, ``C_l`` a stack
-     of ``convs`` 3^d convolutions, ``m_l = exp(W_l (*) c_l)`` a positive modulation by the
-     pooled coefficient (coefficient models only);
+     ``y_l = exp(G_l (*) c_l) . C_l(W_l R y_{l-1})`` with ``R`` full-weighting restriction
+     (fixed; its transpose is linear interpolation, so the coarse contributions are smooth),
+     ``W_l`` a learned channel lift, ``C_l`` ``convs`` learned 3^d convolutions and
+     ``G_l (*) c_l`` a learned gate from the pooled coefficient channel (coefficient models);
+     read out as ``rho_l = s_l gamma^l exp(M_l (*) c_l)``, ``gamma`` a learned level growth
+     (initially ``2^{(d+2)/2}``, the BPX scaling ``h_l^2`` per level) and ``M_l`` initially
+     ``-1/2`` (the ``D_l^{-1/2}`` of BPX);
    - levels are added until the grid is at most ``min_size`` wide; levels deeper than
-     ``len(widths)`` share one set of weights (``widths[-1]`` channels in and out). The network is self-similar, defined on
-     every grid size, and reaches across the whole grid: the same weights serve 32^3 and 128^3.
+     ``len(widths)`` share one set of weights. The network is self-similar, defined on every
+     grid size, and reaches across the whole grid: one set of weights serves 32^3 and 128^3,
+     and with training on two or three grid sizes the iteration count stays nearly flat.
 
-Applying ``f`` costs one pass through the encoder and one through its transpose
-(:func:`jax.vjp`); the fine level is a single channel, so the cost is dominated by level 1.
+At initialisation the network is a BPX preconditioner; training (:mod:`sciml.dcdm.train`)
+only improves it. Applying ``f`` costs one pass through the encoder and one through its
+transpose (:func:`jax.vjp`); there are no biases, and the coefficient enters only
+multiplicatively, so ``f`` is linear in ``r`` for every coefficient field.
 
 References
 ----------
@@ -121,6 +130,7 @@ class Level(eqx.Module):
     convs: tuple[jax.Array, ...]
     scale: jax.Array
     modulation: jax.Array | None
+    gate: jax.Array | None
 
     def __init__(self, key: jax.Array, arch: Architecture, fine: int, width: int) -> None:
         d, k = arch.ndim, arch.kernel
@@ -137,6 +147,7 @@ class Level(eqx.Module):
         centre = jnp.zeros((k,) * d + (1, width)).at[(k // 2,) * d].set(-0.5)
         self.modulation = (centre + 0.01 * jax.random.normal(keys[1], centre.shape)
                            if arch.coefficient else None)
+        self.gate = jnp.zeros((k,) * d + (1, width)) if arch.coefficient else None
 
 
 class DCDMNet(eqx.Module):
@@ -185,7 +196,7 @@ class DCDMNet(eqx.Module):
         return transpose(features)[0]
 
     def encode(self, r: jax.Array, c: jax.Array | None = None) -> list[jax.Array]:
-        """The scaled features ``s_l . y_l`` of every level (linear in ``r``)."""
+        """The read-out features ``rho_l . y_l`` of every level (linear in ``r``)."""
         d = self.arch.ndim
         y = _filter(r, self.k0)
         g = jnp.exp(-0.5 * c) if c is not None else 1.0
@@ -198,9 +209,11 @@ class DCDMNet(eqx.Module):
             for w in weights.convs:
                 y = _conv(y, w, d)
             depth += 1
-            readout = weights.scale * jnp.exp(depth * self.log_growth) * y
             if c is not None:
                 c = _pool(c, d)
+                y = y * jnp.exp(_conv(c[..., None], weights.gate, d))
+            readout = weights.scale * jnp.exp(depth * self.log_growth) * y
+            if c is not None:
                 readout = readout * jnp.exp(_conv(c[..., None], weights.modulation, d))
             features.append(readout)
         return features

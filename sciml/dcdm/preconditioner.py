@@ -1,26 +1,41 @@
-"""``pc="dcdm"``: the DCDM network as a nonlinear preconditioner ``z = f(r / rms(r))``.
+"""``pc="dcdm"``: the DCDM network as a preconditioner ``z = f(r / rms(r))``.
 
-The network is not linear (ReLU), so it belongs inside a *flexible* method that
-A-orthogonalises each new direction explicitly: ``method="fcg"`` (FCG(m), Notay 2000), which
-with ``truncation=2`` is DCDM itself with the host backend's vectors.
+The shipped networks are symmetric positive definite linear maps (:mod:`sciml.dcdm.model`),
+so the network is a valid CG preconditioner; a network in general need not be, so the
+intended host is a *flexible* method that A-orthogonalises each new direction explicitly,
+``method="fcg"`` (FCG(m), Notay 2000), which with ``truncation=2`` is DCDM itself with the
+host backend's vectors.
 
 >>> import operators
 >>> from solvers import solve
 >>> p = operators.poisson((32, 32))
 >>> solve(p, p.b, method="fcg", pc="dcdm", rtol=1e-6).converged
 True
+
+On ``backend="jax"`` (whose Krylov loops run compiled on the device and take a jittable
+``pc`` callable) use :func:`jax_preconditioner`, an equinox module whose weights travel as
+runtime arguments:
+
+>>> import jax.numpy as jnp
+>>> M = jax_preconditioner(p)
+>>> solve(p, jnp.asarray(p.b), method="fcg", pc=M, backend="jax", rtol=1e-5).converged
+True
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse.linalg as spla
 
 from sciml.dcdm import context
-from solvers.system import LinearSystem
+from sciml.dcdm.model import DCDMNet
+from solvers.system import LinearSystem, as_system
 
 
 class DCDMPreconditioner:
@@ -59,3 +74,30 @@ class DCDMPreconditioner:
 
     def __repr__(self) -> str:
         return f"DCDMPreconditioner(model={self.model!r})"
+
+
+class NetworkPreconditioner(eqx.Module):
+    """``r -> f(r / rms(r))`` on flat jax vectors: a jittable ``pc`` for ``backend="jax"``.
+
+    The network runs in float32; the result has the dtype of ``r``.
+    """
+
+    net: DCDMNet
+    coefficient: jax.Array | None
+    shape: tuple[int, ...] = eqx.field(static=True)
+
+    def __call__(self, r: jax.Array) -> jax.Array:
+        rms = jnp.sqrt(jnp.mean(r * r))
+        scaled = (r / jnp.where(rms > 0, rms, 1.0)).reshape(self.shape)
+        return self.net(scaled.astype(jnp.float32), self.coefficient).astype(r.dtype).ravel()
+
+
+def jax_preconditioner(A: Any, model: str | os.PathLike | None = None,
+                       shape: tuple[int, ...] | None = None) -> NetworkPreconditioner:
+    """The DCDM network for ``A`` (a Problem, or a matrix with ``shape``) as a jax ``pc``."""
+    n = A.A.shape[0] if hasattr(A, "kind") else A.shape[0]
+    system = as_system(A, np.zeros(n))
+    ctx = context.build(system, model, shape, "jax_preconditioner")
+    coefficient = ctx.operands.get("coefficient")
+    return NetworkPreconditioner(
+        ctx.net, None if coefficient is None else jnp.asarray(coefficient), ctx.shape)

@@ -14,7 +14,10 @@ The bands are read off the assembled CSR matrix, so the stencil equals ``A`` by 
 for any grid matrix, not only for the gallery's families; :func:`bands_from_matrix` checks this
 on a random probe and returns ``None`` for a matrix that is not a symmetric grid stencil.
 
-This module is private to :mod:`sciml.dcdm` until the shared ``operators.stencils`` lands.
+Unlike :mod:`operators.stencils` (built from a Problem's kind and coefficient), this reads the
+operator off whatever assembled matrix the user passed, so DCDM applies exactly that ``A``
+(and works for a plain matrix with ``shape=``); it also gives the training loop batched bands
+(one coefficient field per sample) and the network's coefficient channel.
 """
 
 from __future__ import annotations

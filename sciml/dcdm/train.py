@@ -136,8 +136,9 @@ def loss_fn(net: DCDMNet, b: jax.Array, diagonal: jax.Array, upper: tuple[jax.Ar
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
     """Adam with linear warm-up, cosine decay to ``lr / 20`` and global-norm clipping at 1."""
+    warmup = min(config.warmup, config.steps // 2)
     schedule = optax.warmup_cosine_decay_schedule(
-        0.0, config.lr, min(config.warmup, config.steps), config.steps, config.lr / 20)
+        0.0, config.lr, warmup, max(config.steps, warmup + 1), config.lr / 20)
     return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
 
 

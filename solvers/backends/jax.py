@@ -61,6 +61,7 @@ from jax.experimental.sparse import BCOO
 from operators import stencils
 from operators.convert import bcoo_to_scipy, scipy_to_bcoo
 from solvers import jaxkrylov
+from solvers.backends import scipy as scipy_backend
 from solvers.backends.scipy import REFINEMENT_RESTARTS
 from solvers.errors import InvalidOptionError, InvalidSystemError
 from solvers.jaxkrylov.loop import CONVERGED, reason
@@ -196,6 +197,8 @@ def solve(solver: Any, A: Any, b: Any, x0: Any = None,
             "callback is not supported on backend='jax' (the iteration runs on the device as "
             "one compiled loop); read res.residuals afterwards, or use backend='scipy'"
         )
+    if _runs_itself(solver):
+        return _delegate(solver, A, b, x0)
     linear = _linear(solver, A)
     device = _device(b)
     bvec = _vector(b, linear.n, "b")
@@ -219,6 +222,30 @@ def solve(solver: Any, A: Any, b: Any, x0: Any = None,
             "residuals_truncated": len(residuals) < k + 1, **options}
     return make_result(x if _is_jax(b) else np.asarray(x), rnorm, bnorm, solver.stop,
                        reason(code), k, residuals, timings, info)
+
+
+def _runs_itself(solver: Any) -> bool:
+    """Whether a registered component (e.g. DCDM) is asked for that runs its own JAX loop."""
+    custom_method = solver.method not in ("auto", *jaxkrylov.METHODS)
+    custom_pc = isinstance(solver.pc, str) and solver.pc not in PCS
+    return custom_method or custom_pc
+
+
+def _delegate(solver: Any, A: Any, b: Any, x0: Any) -> SolveResult:
+    """Run a learned component that registers ``"jax"`` among its backends (DCDM): it takes
+    host arrays and runs its own compiled JAX loop on the default device, through the host
+    pipeline (validation, setup caching, hooks, verdict); ``x`` comes back as a jax array on
+    the device of ``b`` when ``b`` is one."""
+    if isinstance(A, BCOO):
+        A = bcoo_to_scipy(A)
+    elif _is_jax(A):
+        A = np.asarray(A)
+    result = scipy_backend.solve(solver, A, np.asarray(b),
+                                 None if x0 is None else np.asarray(x0))
+    if _is_jax(b):
+        result.x = jax.device_put(result.x, _device(b))
+    result.info.update(backend="jax", device=str(jax.devices()[0]))
+    return result
 
 
 def _tolerances(rtol: float, atol: float, maxiter: int, dtype: np.dtype) -> tuple:

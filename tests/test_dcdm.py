@@ -1,0 +1,360 @@
+"""Tests for sciml.dcdm: shipped networks, the DCDM iteration, the preconditioner, training.
+
+Grids are small (2D 32^2, 3D 16^3) so the whole file runs in well under two minutes on a
+two-core CPU; every random input has a visible seed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+import operators
+from sciml.dcdm import cli, weights
+from sciml.dcdm.data import mode_weights
+from sciml.dcdm.families import FAMILIES, default_model
+from sciml.dcdm.model import Architecture, DCDMNet
+from sciml.dcdm.ritz import ritz_pairs
+from sciml.dcdm.stencil import apply_numpy, bands_from_matrix
+from sciml.dcdm.train import TrainConfig, train
+from solvers import Solver, registry, solve
+from solvers.errors import InvalidOptionError, ModelLoadError
+
+SEED = 20240601
+
+#: One held-out problem per shipped model: (model, problem builder).
+SHIPPED_PROBLEMS = {
+    "poisson2d": lambda: operators.poisson((32, 32)),
+    "poisson3d": lambda: operators.poisson((16, 16, 16)),
+    "diffusion2d": lambda: operators.random_diffusion((32, 32), seed=SEED),
+}
+
+
+def held_out_rhs(n: int, seed: int = SEED) -> np.ndarray:
+    """A random right-hand side no network was trained on (training uses Ritz vectors)."""
+    return np.random.default_rng(seed).standard_normal(n)
+
+
+# --- shipped networks -------------------------------------------------------------------
+
+@pytest.mark.parametrize("model", weights.SHIPPED)
+def test_shipped_weights_are_small_and_documented(model: str) -> None:
+    eqx_path = weights.WEIGHTS_DIR / f"{model}.eqx"
+    meta = json.loads((weights.WEIGHTS_DIR / f"{model}.json").read_text())
+    assert eqx_path.stat().st_size < 5 * 2**20
+    assert meta["command"].startswith(f"python -m sciml train-dcdm --model {model}")
+    assert meta["seed"] == 0 and meta["grids"] and meta["loss"]["last"] < meta["loss"]["first"]
+    net, _ = weights.load(model)
+    assert net.arch.ndim == FAMILIES[model].ndim
+
+
+@pytest.mark.parametrize("model", weights.SHIPPED)
+def test_converges_on_held_out_rhs_and_matches_direct_solve(model: str) -> None:
+    p = SHIPPED_PROBLEMS[model]()
+    b = held_out_rhs(p.n)
+    res = solve(p, b, method="dcdm", model=model, rtol=1e-6)
+    cg = solve(p, b, method="cg", rtol=1e-6)
+    assert res.converged, (model, res)
+    assert res.residual_norm <= 1e-6 * np.linalg.norm(b)
+    assert res.iterations <= cg.iterations / 4, (res.iterations, cg.iterations)
+    assert res.info["model"] == model and res.info["grid"] == p.shape
+    tight = solve(p, b, method="dcdm", model=model, rtol=1e-11)
+    exact = spla.spsolve(p.A.tocsc(), b)
+    assert np.linalg.norm(tight.x - exact) <= 1e-8 * np.linalg.norm(exact)
+
+
+def test_default_model_follows_kind_and_dimension() -> None:
+    assert default_model("poisson", 2) == "poisson2d"
+    assert default_model("poisson", 3) == "poisson3d"
+    assert default_model("diffusion", 2) == "diffusion2d"
+    assert default_model("diffusion", 3) == "poisson3d"
+    with pytest.raises(InvalidOptionError, match="2D and 3D"):
+        default_model("poisson", 1)
+    p = operators.random_diffusion((24, 24), seed=SEED)
+    assert solve(p, p.b, method="dcdm", rtol=1e-6).info["model"] == "diffusion2d"
+
+
+# --- the iteration ------------------------------------------------------------------------
+
+def test_consecutive_directions_are_A_orthogonal() -> None:
+    p = operators.poisson((32, 32))
+    b = held_out_rhs(p.n, SEED + 1)
+    res = solve(p, b, method="dcdm", rtol=1e-8, record_directions=8)
+    D = res.info["directions"]
+    assert D.shape == (8, p.n)
+    AD = (p.A @ D.T).T
+    energy = np.sqrt(np.einsum("ij,ij->i", D, AD))
+    for k in range(1, len(D)):
+        for j in (k - 1, k - 2):
+            if j >= 0:
+                cosine = abs(D[k] @ AD[j]) / (energy[k] * energy[j])
+                assert cosine < 1e-10, (k, j, cosine)
+    assert np.max(res.info["conjugacy"]) < 1e-10
+
+
+def test_residual_history_and_callback() -> None:
+    p = operators.poisson((32, 32))
+    seen: list[np.ndarray] = []
+    res = solve(p, p.b, method="dcdm", rtol=1e-6, callback=seen.append)
+    assert res.converged and len(seen) == res.iterations
+    assert len(res.residuals) == res.iterations + 1
+    assert np.all(np.diff(np.asarray(res.residuals)) < 0) or res.iterations < 3
+    assert np.allclose(seen[-1], res.x)
+
+
+def test_device_and_host_loops_agree() -> None:
+    p = operators.poisson((32, 32))
+    b = held_out_rhs(p.n, SEED + 5)
+    device = solve(p, b, method="dcdm", rtol=1e-8, loop="device")
+    host = solve(p, b, method="dcdm", rtol=1e-8, loop="host")
+    assert device.converged and host.converged
+    assert device.iterations == host.iterations
+    assert np.allclose(device.x, host.x, rtol=1e-10, atol=1e-12)
+    with pytest.raises(InvalidOptionError, match="loop"):
+        solve(p, b, method="dcdm", loop="gpu")
+
+
+def test_maxiter_and_initial_guess() -> None:
+    p = operators.poisson((32, 32))
+    b = held_out_rhs(p.n, SEED + 2)
+    short = solve(p, b, method="dcdm", rtol=1e-10, maxiter=2)
+    assert not short.converged and short.reason == "maxiter" and short.iterations == 2
+    exact = spla.spsolve(p.A.tocsc(), b)
+    warm = solve(p, b, method="dcdm", rtol=1e-6, x0=exact)
+    assert warm.converged and warm.iterations == 0
+
+
+def test_solver_reuses_setup_across_right_hand_sides() -> None:
+    p = operators.poisson((32, 32))
+    s = Solver(method="dcdm", rtol=1e-6)
+    first = s.solve(p, held_out_rhs(p.n, 1))
+    second = s.solve(p, held_out_rhs(p.n, 2))
+    assert first.converged and second.converged
+    assert second.timings["setup"] < first.timings["setup"]
+
+
+def test_plain_matrix_needs_shape() -> None:
+    p = operators.poisson((32, 32))
+    b = held_out_rhs(p.n)
+    assert solve(p.A, b, method="dcdm", shape=(32, 32), rtol=1e-6).converged
+    with pytest.raises(InvalidOptionError, match="grid shape"):
+        solve(p.A, b, method="dcdm")
+    with pytest.raises(InvalidOptionError, match="points"):
+        solve(p.A, b, method="dcdm", shape=(16, 16))
+    with pytest.raises(InvalidOptionError, match="3-D"):
+        solve(p.A, b, method="dcdm", shape=(8, 8, 16), model="poisson2d")
+
+
+def test_non_stencil_matrix_goes_through_bcoo() -> None:
+    """A 9-point Laplacian is not a (2d+1)-point stencil: DCDM falls back to BCOO products."""
+    n = 24
+    T = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n))
+    M = sp.diags([1.0, 4.0, 1.0], [-1, 0, 1], shape=(n, n)) / 6.0
+    A = sp.csr_matrix(sp.kron(T, M) + sp.kron(M, T))
+    assert bands_from_matrix(A, (n, n)) is None
+    b = held_out_rhs(n * n)
+    res = solve(A, b, method="dcdm", shape=(n, n), rtol=1e-6)
+    assert res.converged
+
+
+def test_dcdm_refuses_a_preconditioner() -> None:
+    p = operators.poisson((16, 16))
+    with pytest.raises(InvalidOptionError, match="fcg"):
+        solve(p, p.b, method="dcdm", pc="jacobi")
+
+
+# --- the preconditioner ---------------------------------------------------------------------
+
+def test_registered_as_method_and_preconditioner() -> None:
+    method, pc = registry.lookup("dcdm", "method"), registry.lookup("dcdm", "pc")
+    assert method.kind == "method" and pc.kind == "pc"
+    assert "jax" in method.backends and "scipy" in pc.backends
+
+
+@pytest.mark.parametrize("model,builder", [("poisson2d", SHIPPED_PROBLEMS["poisson2d"]),
+                                           ("poisson3d", SHIPPED_PROBLEMS["poisson3d"])])
+def test_fcg_with_dcdm_preconditioner(model: str, builder) -> None:
+    p = builder()
+    b = held_out_rhs(p.n, SEED + 3)
+    res = solve(p, b, method="fcg", pc="dcdm", model=model, rtol=1e-6)
+    dcdm = solve(p, b, method="dcdm", model=model, rtol=1e-6)
+    assert res.converged and res.info["pc"] == "dcdm"
+    assert abs(res.iterations - dcdm.iterations) <= 2
+
+
+def test_network_preconditioner_on_the_jax_backend() -> None:
+    from sciml.dcdm import jax_preconditioner
+
+    p = operators.poisson((32, 32))
+    M = jax_preconditioner(p)
+    b = jnp.asarray(held_out_rhs(p.n, SEED + 4), jnp.float32)
+    res = solve(p, b, method="fcg", pc=M, backend="jax", rtol=1e-5)
+    assert res.converged and res.info["backend"] == "jax"
+    assert res.iterations < solve(p, b, method="cg", backend="jax", rtol=1e-5).iterations / 4
+
+
+# --- weights: loading errors ------------------------------------------------------------------
+
+def _copy_model(tmp_path: Path, name: str = "poisson2d") -> Path:
+    for suffix in (".eqx", ".json"):
+        shutil.copyfile(weights.WEIGHTS_DIR / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
+    return tmp_path / f"{name}.eqx"
+
+
+def test_missing_weights_raise_model_load_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="missing.*train-dcdm"):
+        weights.load(tmp_path / "nothing.eqx")
+    path = _copy_model(tmp_path)
+    path.with_suffix(".json").unlink()
+    with pytest.raises(ModelLoadError, match="missing"):
+        weights.load(path)
+    with pytest.raises(ModelLoadError, match="unknown DCDM model"):
+        weights.load("poisson7d")
+    p = operators.poisson((16, 16))
+    with pytest.raises(ModelLoadError):
+        solve(p, p.b, method="dcdm", model=str(tmp_path / "nothing.eqx"))
+
+
+def test_shipped_name_missing_names_the_regeneration_command(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ModelLoadError, match="train-dcdm --model poisson3d --install"):
+        weights.load("poisson3d")
+
+
+def test_corrupt_weights_raise_model_load_error(tmp_path: Path) -> None:
+    path = _copy_model(tmp_path)
+    assert weights.load(path)[0].arch.ndim == 2
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="corrupt"):
+        weights.load(path)
+    path = _copy_model(tmp_path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ModelLoadError, match="corrupt"):
+        weights.load(path)
+    path = _copy_model(tmp_path)
+    path.with_suffix(".json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="corrupt"):
+        weights.load(path)
+
+
+def test_truncated_file_with_matching_hash_cannot_be_read(tmp_path: Path) -> None:
+    path = _copy_model(tmp_path)
+    path.write_bytes(path.read_bytes()[:64])
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta["sha256"] = weights._sha256(path)
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="cannot be read"):
+        weights.load(path)
+
+
+# --- network, data, stencil ------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape,coefficient", [((13, 20), False), ((9, 12, 10), False),
+                                               ((17, 16), True)])
+def test_network_is_symmetric_positive_on_any_grid(shape, coefficient) -> None:
+    arch = Architecture(len(shape), coefficient=coefficient, widths=(4,))
+    net = DCDMNet(arch, jax.random.PRNGKey(SEED))
+    u, v, c = jax.random.normal(jax.random.PRNGKey(SEED + 1), (3, *shape))
+    c = c if coefficient else None
+    fu, fv = net(u, c), net(v, c)
+    assert fu.shape == shape
+    assert jnp.allclose(jnp.vdot(u, fv), jnp.vdot(fu, v), rtol=1e-4)
+    assert float(jnp.vdot(u, fu)) > 0
+    assert jnp.allclose(net(2.5 * u, c), 2.5 * fu, rtol=1e-5, atol=1e-5)
+
+
+def test_ritz_pairs_and_mode_weights() -> None:
+    p = operators.poisson((12, 12))
+    pairs = ritz_pairs(p.A.dot, p.n, 60, seed=SEED)
+    assert np.allclose(pairs.vectors @ pairs.vectors.T, np.eye(60), atol=1e-8)
+    lowest = np.linalg.eigvalsh(p.A.toarray())[0]
+    assert abs(pairs.values[0] - lowest) < 1e-6 * lowest
+    paper = mode_weights(pairs.values, "paper")
+    assert paper[0] == 9.0 and paper[-1] == 1.0
+    octave = mode_weights(pairs.values, "octave")
+    assert octave[0] > octave[-1] > 0
+
+
+def test_stencil_bands_reproduce_the_matrix() -> None:
+    p = operators.random_diffusion((7, 9, 5), seed=SEED)
+    bands = bands_from_matrix(p.A, p.shape)
+    u = held_out_rhs(p.n).reshape(p.shape)
+    assert np.allclose(apply_numpy(bands, u).ravel(), p.A @ u.ravel())
+    assert bands_from_matrix(p.A, (9, 7, 5)) is None
+
+
+# --- training -----------------------------------------------------------------------------------
+
+def _tiny(steps: int) -> TrainConfig:
+    return TrainConfig.for_family("poisson2d", grids=[(16, 16), (8, 8)], steps=steps, batch=4,
+                                  ritz=40, widths=(4,), checkpoint_every=3, warmup=2)
+
+
+def _interrupt_at(monkeypatch, stop: int) -> None:
+    """Make the training loop raise KeyboardInterrupt (Ctrl-C) before step ``stop``."""
+    import sciml.dcdm.train as train_module
+
+    make_step = train_module.make_step
+
+    def interrupting(config, optimizer):
+        step = make_step(config, optimizer)
+
+        def wrapped(net, opt_state, t, arrays):
+            if int(t) == stop:
+                raise KeyboardInterrupt
+            return step(net, opt_state, t, arrays)
+
+        return wrapped
+
+    monkeypatch.setattr(train_module, "make_step", interrupting)
+
+
+def test_ctrl_c_checkpoint_and_resume_reproduce_the_run(tmp_path: Path, monkeypatch) -> None:
+    straight = train(_tiny(8), tmp_path / "a", progress=False, validate=False)
+    with monkeypatch.context() as patch:
+        _interrupt_at(patch, 5)
+        with pytest.raises(KeyboardInterrupt):
+            train(_tiny(8), tmp_path / "b", progress=False, validate=False)
+    latest = json.loads((tmp_path / "b" / "poisson2d" / "checkpoints" / "latest.json")
+                        .read_text())
+    assert latest["step"] == 5 and len(latest["losses"]) == 5
+    with pytest.raises(InvalidOptionError, match="resume"):
+        train(_tiny(8), tmp_path / "b", progress=False, validate=False)
+    resumed = train(_tiny(8), tmp_path / "b", resume=True, progress=False, validate=False)
+    meta = json.loads(resumed.with_suffix(".json").read_text())
+    assert meta["resumed_from_step"] == 5
+    a, _ = weights.load(straight)
+    b, _ = weights.load(resumed)
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
+        assert np.allclose(x, y, rtol=1e-5, atol=1e-7)
+    p = operators.poisson((16, 16))
+    assert solve(p, p.b, method="dcdm", model=str(resumed), rtol=1e-6).converged
+    other = TrainConfig.for_family("poisson2d", grids=[(16, 16)], steps=8, batch=4, ritz=40,
+                                   widths=(4,))
+    with pytest.raises(InvalidOptionError, match="different configuration"):
+        train(other, tmp_path / "b", resume=True, progress=False, validate=False)
+
+
+def test_cli_trains_and_refuses_the_package_directory(tmp_path: Path, capsys) -> None:
+    from sciml.__main__ import main
+
+    code = main(["train-dcdm", "--model", "poisson2d", "--grid", "16", "--steps", "3",
+                 "--batch", "4", "--ritz", "30", "--widths", "4", "--out", str(tmp_path),
+                 "--no-progress", "--no-validate"])
+    assert code == 0
+    assert (tmp_path / "poisson2d" / "poisson2d.eqx").exists()
+    assert "--grid 16x16 --steps 3" in capsys.readouterr().out
+    code = main(["train-dcdm", "--model", "poisson2d", "--out",
+                 str(weights.WEIGHTS_DIR / "tmp")])
+    assert code == 2 and "inside the package" in capsys.readouterr().out
+    assert cli.DEFAULT_OUT.parts[0] == "sciml-out"
