@@ -37,6 +37,7 @@ def build_problems(n: int, seed: int) -> dict[str, operators.Problem]:
     """The demo's gallery: SPD, variable-coefficient SPD, nonsymmetric, indefinite, complex."""
     return {
         f"poisson2d {n}^2": operators.poisson((n, n)),
+        f"poisson3d {n // 4}^3": operators.poisson((n // 4,) * 3),
         f"diffusion2d {n}^2 (lognormal K)": operators.random_diffusion((n, n), seed=seed),
         f"conv-diff2d {n}^2": operators.convection_diffusion((n, n), velocity=(40.0, 20.0)),
         f"helmholtz2d {n // 2}^2 k=20": operators.helmholtz((n // 2, n // 2), k=20.0),
@@ -46,18 +47,20 @@ def build_problems(n: int, seed: int) -> dict[str, operators.Problem]:
 
 
 def build_cases(names: list[str]) -> list[Case]:
-    spd, diff, cd, helm, cplx = names
+    spd, spd3, diff, cd, helm, cplx = names
     cases = [
         Case(spd, "auto"), Case(spd, "cg"), Case(spd, "cg", "icc"), Case(spd, "cg", "amg"),
         Case(spd, "cg", "ssor", (("omega", 1.5),)), Case(spd, "direct"),
+        Case(spd3, "auto"), Case(spd3, "cg"), Case(spd3, "cg", "amg"),
         Case(diff, "auto"), Case(diff, "cg", "icc"), Case(diff, "fcg", "amg"),
         Case(cd, "auto"), Case(cd, "gmres", "ilu"), Case(cd, "bicgstab", "ilu"),
         Case(helm, "minres"), Case(helm, "direct"),
         Case(cplx, "gmres", "ilu"), Case(cplx, "direct"),
     ]
     if "dcdm" in registry.names("method"):
-        cases.insert(4, Case(spd, "dcdm"))
-        cases.insert(5, Case(spd, "fcg", "dcdm"))
+        for name in (spd, spd3, diff):
+            last = max(i for i, case in enumerate(cases) if case.problem == name)
+            cases[last + 1:last + 1] = [Case(name, "dcdm"), Case(name, "fcg", "dcdm")]
     return cases
 
 
@@ -67,13 +70,13 @@ def run_case(case: Case, problem: operators.Problem, rtol: float) -> SolveResult
 
 
 def print_table(rows: list[tuple[Case, SolveResult]]) -> None:
-    header = f"{'problem':<36} {'method':<22} {'iters':>6} {'rel.res':>9} " \
+    header = f"{'problem':<40} {'method':<20} {'iters':>6} {'rel.res':>9} " \
              f"{'setup s':>8} {'solve s':>8}  reason"
     print(header)
     print("-" * len(header))
     for case, res in rows:
         rel = res.residual_norm / max(res.threshold / _RTOL, 1e-300)
-        print(f"{case.problem:<36} {case.label:<22} {res.iterations:>6} {rel:>9.2e} "
+        print(f"{case.problem:<40} {case.label:<20} {res.iterations:>6} {rel:>9.2e} "
               f"{res.timings['setup']:>8.3f} {res.timings['solve']:>8.3f}  {res.reason.value}")
 
 

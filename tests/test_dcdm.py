@@ -358,3 +358,15 @@ def test_cli_trains_and_refuses_the_package_directory(tmp_path: Path, capsys) ->
                  str(weights.WEIGHTS_DIR / "tmp")])
     assert code == 2 and "inside the package" in capsys.readouterr().out
     assert cli.DEFAULT_OUT.parts[0] == "sciml-out"
+
+
+def test_dcdm_by_name_on_the_jax_backend_returns_a_jax_array():
+    import jax
+    import jax.numpy as jnp
+
+    p = operators.poisson((24, 24))
+    b = jnp.asarray(np.random.default_rng(7).standard_normal(p.n))
+    res = solve(p, b, method="dcdm", backend="jax", rtol=1e-6)
+    assert res.converged and isinstance(res.x, jax.Array)
+    assert res.info["backend"] == "jax" and res.info["method"] == "dcdm"
+    assert np.linalg.norm(np.asarray(b) - p.A @ np.asarray(res.x)) <= res.threshold
