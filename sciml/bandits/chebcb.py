@@ -49,6 +49,7 @@ from .tsallis import (
     _load_json,
     _rng_from_state,
     _save_json,
+    draw_arm,
 )
 
 __all__ = ["ChebCB", "inverse_gap_weighting"]
@@ -220,9 +221,7 @@ class ChebCB:
                 f"select() called while arm {self._pending[1]} is still pending; report its "
                 f"loss with update() or drop it with cancel()"
             )
-        cdf = np.cumsum(p)
-        arm = int(np.searchsorted(cdf, self._rng.random() * cdf[-1], side="right"))
-        arm = min(arm, self._n_arms - 1)
+        arm = draw_arm(p, self._rng)
         self._pending = (float(context), arm, float(p[arm]))
         return arm
 

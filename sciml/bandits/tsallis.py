@@ -157,6 +157,14 @@ def _rng_from_state(state: dict[str, Any]) -> np.random.Generator:
     return np.random.Generator(bit_generator)
 
 
+def draw_arm(p: np.ndarray, rng: np.random.Generator) -> int:
+    """Sample an arm from the distribution ``p`` by inverse CDF with one uniform draw (one
+    RNG call per round, so a saved generator state replays the same choices)."""
+    cdf = np.cumsum(p)
+    arm = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+    return min(arm, p.size - 1)
+
+
 class TsallisINF:
     r"""½-Tsallis-INF bandit over ``n_arms`` arms with losses in :math:`[0, 1]`.
 
@@ -279,10 +287,7 @@ class TsallisINF:
                 f"loss with update({self._pending[0]}, loss) or drop it with cancel()"
             )
         p = self.probabilities()
-        # Inverse-CDF sampling with one uniform draw per round (one RNG call, reproducible).
-        cdf = np.cumsum(p)
-        arm = int(np.searchsorted(cdf, self._rng.random() * cdf[-1], side="right"))
-        arm = min(arm, self._n_arms - 1)
+        arm = draw_arm(p, self._rng)
         self._pending = (arm, float(p[arm]))
         return arm
 
