@@ -194,3 +194,43 @@ def test_callable_preconditioner_in_fcg():
     inv_diag = 1.0 / p.A.diagonal()
     res = solve(p, p.b, "fcg", pc=lambda r: inv_diag * r, rtol=1e-8)
     assert res.converged and res.info["pc"] == "custom"
+
+
+class _Overconfident:
+    """Claims convergence on its first call without doing anything; solves on the second."""
+
+    requires_symmetric = False
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def setup(self, system):
+        pass
+
+    def solve(self, system, b, x0, M, stop, callback=None):
+        from solvers.method import Iterate
+
+        self.calls += 1
+        x = np.zeros_like(b) if self.calls == 1 else spla.spsolve(system.matrix.tocsc(), b)
+        return Iterate(x, 1, [np.linalg.norm(b), 0.0], Reason.RTOL)
+
+
+def test_false_convergence_is_refined_or_reported():
+    from solvers import registry
+
+    registry.register("test-overconfident", _Overconfident, "method", replace=True)
+    p = operators.poisson((10, 10))
+    s = Solver(method="test-overconfident", rtol=1e-8)
+    res = s.solve(p, p.b)
+    assert res.converged and s.component("method", "test-overconfident").calls == 2
+    # a method that keeps claiming a wrong x ends as "inaccurate", never converged
+    registry.register("test-liar", _Liar, "method", replace=True)
+    res = solve(p, p.b, "test-liar", rtol=1e-8)
+    assert not res.converged and res.reason == "inaccurate"
+
+
+class _Liar(_Overconfident):
+    def solve(self, system, b, x0, M, stop, callback=None):
+        from solvers.method import Iterate
+
+        return Iterate(np.zeros_like(b), 1, [np.linalg.norm(b), 0.0], Reason.RTOL)
