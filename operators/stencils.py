@@ -88,7 +88,7 @@ class Stencil:
         grid = u.reshape(self.shape)
         out = self.center * grid
         for axis, w in enumerate(self.weights):
-            below, above = _neighbours(grid, axis)
+            below, above = shift(grid, axis, -1), shift(grid, axis, +1)
             lower, upper = _face_pair(w, axis, self.shape[axis])
             out = out - lower * below - upper * above
         return out.reshape(u.shape)
@@ -98,17 +98,18 @@ class Stencil:
         return jnp.broadcast_to(self.center, self.shape).reshape(-1)
 
 
-def _neighbours(u: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
-    """``(u_{i-1}, u_{i+1})`` along ``axis``, zero outside the grid (Dirichlet).
+def shift(u: jax.Array, axis: int, step: int) -> jax.Array:
+    """``out_i = u_{i+step}`` along ``axis`` (``step = +-1``), zero outside the grid
+    (Dirichlet).
 
     Built as a slice joined to a zero slab: XLA fuses this into the consumer loop (on a CPU
     about 9x faster at 128^3 than slicing a ``jnp.pad``-ed copy).
     """
     n = u.shape[axis]
     zero = jnp.zeros_like(lax.slice_in_dim(u, 0, 1, axis=axis))
-    below = jnp.concatenate([zero, lax.slice_in_dim(u, 0, n - 1, axis=axis)], axis=axis)
-    above = jnp.concatenate([lax.slice_in_dim(u, 1, n, axis=axis), zero], axis=axis)
-    return below, above
+    if step > 0:
+        return jnp.concatenate([lax.slice_in_dim(u, 1, n, axis=axis), zero], axis=axis)
+    return jnp.concatenate([zero, lax.slice_in_dim(u, 0, n - 1, axis=axis)], axis=axis)
 
 
 def _face_pair(w: jax.Array, axis: int, n: int) -> tuple[jax.Array, jax.Array]:

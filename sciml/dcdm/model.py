@@ -63,6 +63,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from operators.stencils import shift
+
 _DIMENSION_NUMBERS = {
     2: ("NHWC", "HWIO", "NHWC"),
     3: ("NDHWC", "DHWIO", "NDHWC"),
@@ -261,19 +263,8 @@ def _restrict(x: jax.Array, ndim: int) -> jax.Array:
         pairs = x.reshape(x.shape[:axis] + (n // 2, 2) + x.shape[axis + 1:])
         even = lax.index_in_dim(pairs, 0, axis + 1, keepdims=False)
         odd = lax.index_in_dim(pairs, 1, axis + 1, keepdims=False)
-        x = (3.0 * (even + odd) + _shift(odd, axis, -1) + _shift(even, axis, +1)) / 8.0
+        x = (3.0 * (even + odd) + shift(odd, axis, -1) + shift(even, axis, +1)) / 8.0
     return x
-
-
-def _shift(u: jax.Array, axis: int, step: int) -> jax.Array:
-    """``out_i = u_{i+step}`` along ``axis`` (``step = +-1``), zero outside."""
-    n = u.shape[axis]
-    pad = [(0, 0)] * u.ndim
-    if step > 0:
-        pad[axis] = (0, 1)
-        return jnp.pad(lax.slice_in_dim(u, 1, n, axis=axis), pad)
-    pad[axis] = (1, 0)
-    return jnp.pad(lax.slice_in_dim(u, 0, n - 1, axis=axis), pad)
 
 
 def _space_to_depth(x: jax.Array, ndim: int) -> jax.Array:
