@@ -1,31 +1,25 @@
 """Names that only the PETSc backend runs (``pycg``, ``lu``, ``sor``, ``hypre``).
 
 They are registered with ``import solvers`` (no petsc4py needed for that), so that
-``Solver(method="pycg")`` is valid before the backend is chosen; on another backend their
-setup raises an :class:`~solvers.errors.InvalidOptionError` that says to use PETSc.
+``Solver(method="pycg")`` is valid before the backend is chosen; their entries list only
+the ``"petsc"`` backend, so :class:`solvers.Solver` refuses them elsewhere with an
+:class:`~solvers.errors.InvalidOptionError` that names the backend to use.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
-from solvers.errors import InvalidOptionError
 from solvers.registry import register
 
 
 class PetscOnly:
-    """Registry placeholder for a method or preconditioner run by PETSc itself."""
+    """Registry entry for a method or preconditioner run by PETSc itself (it carries only
+    the structure the PETSc backend checks before handing the name to PETSc)."""
 
     def __init__(self, name: str, requires_symmetric: bool = False) -> None:
         self.name = name
         self.requires_symmetric = requires_symmetric
-
-    def setup(self, system: Any) -> None:
-        raise InvalidOptionError(
-            f"{self.name!r} runs on the PETSc backend only; pass backend='petsc' (with a "
-            f"scipy matrix or a petsc4py Mat)"
-        )
 
 
 #: (kind, name, requires_symmetric, summary)
