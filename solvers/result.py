@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from solvers.reasons import Reason
+from solvers.stopping import StoppingRule, verdict
 
 
 @dataclass
@@ -58,16 +59,13 @@ class SolveResult:
         )
 
 
-def make_result(x: Any, residual_norm: float, bnorm: float, stop: Any, claimed: Reason,
-                iterations: int, residuals: Any, timings: dict[str, float],
-                info: dict[str, Any]) -> SolveResult:
+def make_result(x: Any, residual_norm: float, bnorm: float, stop: StoppingRule,
+                claimed: Reason, iterations: int, residuals: Any,
+                timings: dict[str, float], info: dict[str, Any]) -> SolveResult:
     """Build a :class:`SolveResult` after the final true-residual check (every backend)."""
-    from solvers.stopping import verdict
-
     converged, reason = verdict(residual_norm, bnorm, stop, claimed)
-    history = np.asarray(residuals, dtype=float)
+    history = np.array(residuals, dtype=float)  # a copy: the last entry is replaced
     if history.size:
-        history = history.copy()
         history[-1] = residual_norm
     return SolveResult(x, converged, reason, int(iterations), history, float(residual_norm),
                        float(stop.threshold(bnorm)), timings, info)
