@@ -14,7 +14,7 @@ grid of 20 values in [1, 1.95]:
 
 Strategies: ``omega = 1`` (Gauss-Seidel), the best fixed ``omega`` in hindsight, the
 instance-optimal ``omega`` (oracle per system), read off the cost table (every system solved
-with every ``omega``, :func:`sciml.bandits.tuning.cost_table`); and the bandits, run online
+with every ``omega``, :func:`sciml.bandits.cost_table`); and the bandits, run online
 through ``Solver(method="bandit-sor", ...)``: Tsallis-INF with the paper's loss
 ``k / maxiter`` and with the adaptive loss ``k / (2 mean k)`` (``cost_scale="mean"``), and the
 contextual binned Tsallis-INF and ChebCB (adaptive loss). Wall time is the sum of the
@@ -49,8 +49,7 @@ import scipy.sparse.linalg as spla
 from tqdm import tqdm
 
 import operators
-from sciml.bandits.omega import DEFAULT_OMEGAS
-from sciml.bandits.tuning import CostTable, cost_table
+from sciml.bandits import DEFAULT_OMEGAS, CostTable, cost_table
 from solvers import Solver
 
 RTOL = 1e-8
@@ -136,7 +135,7 @@ def online(seq: SystemSequence, label: str, options: dict[str, Any],
         res = solver.solve(p, p.b, x0=seq.x0(t))
         seconds.append(time.perf_counter() - start)
         iterations.append(res.iterations if res.converged else solver.stop.iterations(p.n))
-    arms = np.array([r["arm"] for r in solver.component("method", "bandit-sor").records])
+    arms = np.array([r["arm"] for r in solver.states[("method", "bandit-sor")].records])
     np.savez(path, iterations=iterations, seconds=seconds, arms=arms)
     return np.array(iterations), np.array(seconds), arms
 
@@ -148,8 +147,8 @@ def bandits(seq: SystemSequence, seed: int) -> dict[str, tuple[str, dict[str, An
         "Tsallis-INF, loss k/maxiter": ("tsallis_maxiter", {"cost_scale": "maxiter",
                                                            "seed": seed}),
         "Tsallis-INF, loss k/(2 mean k)": ("tsallis_mean", {"cost_scale": "mean", "seed": seed}),
-        "contextual binned Tsallis-INF": ("binned_mean", {**contextual, "contextual": "binned"}),
-        "contextual ChebCB": ("chebcb_mean", {**contextual, "contextual": "chebcb"}),
+        "contextual binned Tsallis-INF": ("binned_mean", {**contextual, "learner": "binned"}),
+        "contextual ChebCB": ("chebcb_mean", {**contextual, "learner": "chebcb"}),
     }
 
 

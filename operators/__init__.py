@@ -5,17 +5,18 @@
 Examples
 --------
 >>> import operators
->>> p = operators.poisson((16, 16))
->>> p.A.shape, p.b.shape
-((256, 256), (256,))
+>>> p = operators.poisson((16, 16))             # a GridProblem, which is a Problem
+>>> p.A.shape, p.b.shape, isinstance(p, operators.Problem)
+((256, 256), (256,), True)
 """
 
 from operators.fields import gaussian_random_field, lognormal_coefficient, random_diffusion
 from operators.gallery import convection_diffusion, diffusion, helmholtz, poisson
-from operators.problem import Problem
+from operators.problem import GridProblem, Problem
 from operators.sequences import HeatSequence, heat_sequence, shifted_laplacian_sequence
 
 __all__ = [
+    "GridProblem",
     "HeatSequence",
     "Problem",
     "convection_diffusion",

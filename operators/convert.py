@@ -1,7 +1,7 @@
-"""Conversions between SciPy sparse matrices and JAX's ``BCOO`` sparse format.
+"""Conversions between SciPy sparse matrices, JAX's ``BCOO`` and petsc4py's ``Mat``/``Vec``.
 
-JAX is imported inside the functions, so importing this module (or :mod:`operators`) does
-not import it.
+JAX and petsc4py are imported inside the functions, so importing this module (or
+:mod:`operators`) imports neither.
 
 Examples
 --------
@@ -68,3 +68,57 @@ def bcoo_to_scipy(A: BCOO) -> sp.csr_matrix:
     keep = np.all(indices < np.asarray(A.shape), axis=1)
     rows, cols = indices[keep].T
     return sp.csr_matrix((np.asarray(A.data)[keep], (rows, cols)), shape=A.shape)
+
+
+def to_petsc(A: Any, b: Any = None, comm: Any = None) -> tuple[Any, Any]:
+    """A SciPy sparse matrix (or an :class:`operators.Problem`) and a vector as a petsc4py
+    ``Mat`` and ``Vec`` on ``comm`` (default ``PETSc.COMM_WORLD``).
+
+    Every rank passes the whole system and keeps its own block of rows (PETSc's default
+    partition); with ``PETSc.COMM_SELF`` each rank gets a serial copy. ``b=None`` gives a
+    zero ``Vec``. Values become ``PETSc.ScalarType``.
+    """
+    from petsc4py import PETSc
+
+    M = sp.csr_matrix(getattr(A, "A", A))
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"A must be square, got shape {M.shape}")
+    like = PETSc.Vec().createMPI(M.shape[0], comm=comm or PETSc.COMM_WORLD)
+    if b is not None:
+        like.setArray(np.asarray(b).ravel()[slice(*like.getOwnershipRange())])
+    else:
+        like.zeroEntries()
+    return scipy_to_petsc(M, like), like
+
+
+def scipy_to_petsc(M: sp.csr_matrix, like: Any) -> Any:
+    """The rows of the CSR matrix ``M`` that ``like`` (a ``Vec``) owns, as a distributed AIJ
+    ``Mat`` with that row layout (each rank converts only its own rows)."""
+    from petsc4py import PETSc
+
+    start, stop = like.getOwnershipRange()
+    if not M.has_canonical_format:  # PETSc wants sorted, unique column indices per row
+        M = M.copy()
+        M.sum_duplicates()
+    indptr = M.indptr[start : stop + 1]
+    csr = (
+        (indptr - indptr[0]).astype(PETSc.IntType),
+        M.indices[indptr[0] : indptr[-1]].astype(PETSc.IntType),
+        M.data[indptr[0] : indptr[-1]].astype(PETSc.ScalarType),
+    )
+    n, local = M.shape[0], stop - start
+    return PETSc.Mat().createAIJWithArrays(((local, n), (local, n)), csr, comm=like.getComm())
+
+
+def petsc_to_numpy(x: Any) -> np.ndarray:
+    """The whole of a (distributed) ``Vec`` as a NumPy array on every rank (collective)."""
+    from petsc4py import PETSc
+
+    if x.getComm().getSize() == 1:
+        return x.getArray().copy()
+    scatter, whole = PETSc.Scatter.toAll(x)
+    scatter.scatter(x, whole, PETSc.InsertMode.INSERT, PETSc.ScatterMode.FORWARD)
+    values = whole.getArray().copy()
+    scatter.destroy()
+    whole.destroy()
+    return values

@@ -28,12 +28,13 @@ import numpy as np
 
 from operators.assembly import grid_spacing, harmonic_faces, stencil_csr
 from operators.fields import Seed, lognormal_coefficient
-from operators.gallery import _as_coefficient, _as_rhs, _as_shape, _unit_faces
-from operators.problem import Problem
+from operators.gallery import unit_faces
+from operators.problem import GridProblem
+from operators.validate import as_coefficient, as_rhs, as_shape
 
 
 @dataclass(repr=False)
-class DistributedProblem(Problem):
+class DistributedProblem(GridProblem):
     """A :class:`operators.Problem` whose ``A`` is a petsc4py ``Mat`` and ``b`` a ``Vec``.
 
     ``rows`` is this rank's ownership range ``[start, stop)`` of the global unknowns (C order
@@ -63,10 +64,10 @@ def poisson(shape: int | tuple[int, ...], rhs: np.ndarray | None = None,
     comm
         PETSc communicator; default ``PETSc.COMM_WORLD``.
     """
-    shape = _as_shape(shape)
+    shape = as_shape(shape)
 
     def faces(first: int, stop: int) -> list[np.ndarray]:
-        return _unit_faces((stop - first,) + shape[1:])
+        return unit_faces((stop - first,) + shape[1:])
 
     return _assemble("poisson", shape, faces, rhs, comm)
 
@@ -78,7 +79,7 @@ def diffusion(K: np.ndarray, rhs: np.ndarray | None = None,
     ``K`` is the whole node field (the same on every rank); each rank computes the face
     coefficients of its own slab of planes only.
     """
-    K = _as_coefficient(K)
+    K = as_coefficient(K)
 
     def faces(first: int, stop: int) -> list[np.ndarray]:
         return _slab_faces(K, first, stop)
@@ -122,12 +123,12 @@ def _assemble(kind: str, shape: tuple[int, ...], faces: Any, rhs: np.ndarray | N
     n = int(np.prod(shape))
     b = PETSc.Vec().createMPI(n, comm=comm)
     start, stop = b.getOwnershipRange()
-    b.setArray(_as_rhs(rhs, shape)[start:stop])
+    b.setArray(as_rhs(rhs, shape)[start:stop])
     indptr, indices, data = _owned_rows(shape, faces, start, stop)
     csr = (indptr.astype(PETSc.IntType), indices.astype(PETSc.IntType), data)
     A = PETSc.Mat().createAIJWithArrays(((stop - start, n), (stop - start, n)), csr, comm=comm)
     spacing = grid_spacing(shape)
-    return DistributedProblem(A, b, shape, spacing, kind, coefficient=coefficient,
+    return DistributedProblem(A, b, shape, spacing, kind=kind, coefficient=coefficient,
                               symmetric=True, positive_definite=True, rows=(start, stop))
 
 

@@ -26,8 +26,9 @@ import numpy as np
 import scipy.fft
 
 from operators.assembly import grid_spacing
-from operators.gallery import _as_real, _as_shape, _choice, diffusion
-from operators.problem import Problem
+from operators.gallery import diffusion
+from operators.problem import GridProblem
+from operators.validate import as_real, as_shape, choice
 
 Seed = int | np.random.SeedSequence | np.random.Generator
 
@@ -171,14 +172,14 @@ def gaussian_random_field(
     >>> g.shape, bool(np.array_equal(g, gaussian_random_field((64, 64), seed=0)))
     ((64, 64), True)
     """
-    shape = _as_shape(shape)
-    spectrum = _choice(kernel, KERNELS, "kernel")
-    length_scale = _as_real(length_scale, "length_scale")
+    shape = as_shape(shape)
+    spectrum = choice(kernel, KERNELS, "kernel")
+    length_scale = as_real(length_scale, "length_scale")
     if length_scale <= 0:
         raise ValueError(f"length_scale must be positive, not {length_scale}")
-    variance = _as_real(variance, "variance", minimum=0.0)
-    mean = _as_real(mean, "mean")
-    nu = _as_real(nu, "nu")
+    variance = as_real(variance, "variance", minimum=0.0)
+    mean = as_real(mean, "mean")
+    nu = as_real(nu, "nu")
     if nu <= 0:
         raise ValueError(f"nu must be positive, not {nu}")
     rng = _rng(seed)
@@ -236,7 +237,7 @@ def random_diffusion(
     kernel: str = "gaussian",
     nu: float = 1.5,
     periodic: bool = False,
-) -> Problem:
+) -> GridProblem:
     """``-div(K grad u) = f`` with a seeded log-normal ``K`` (:func:`lognormal_coefficient`).
 
     Returns :func:`operators.diffusion` of the field; ``params`` records the seed and the

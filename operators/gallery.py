@@ -1,4 +1,4 @@
-"""Gallery of model PDE problems on the unit square/cube, each returning a :class:`Problem`.
+"""Gallery of model PDE problems on the unit square/cube, each returning a :class:`GridProblem`.
 
 Finite differences on ``n`` interior nodes per axis, spacing ``h = 1/(n+1)``, zero Dirichlet
 boundary values, unknowns ordered C-style (last axis fastest). Matrices are scaled by
@@ -14,74 +14,17 @@ References
 
 from __future__ import annotations
 
-import difflib
-import operator
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from operators.assembly import diffusion_matrix, grid_spacing, harmonic_faces
-from operators.problem import Problem
+from operators.problem import GridProblem
+from operators.validate import as_coefficient, as_real, as_rhs, as_shape
 
 
-def _as_shape(shape: int | Sequence[int], ndim: int | None = None) -> tuple[int, ...]:
-    """Validate a grid shape; an int means ``ndim`` (default 2) equal sizes."""
-    if np.isscalar(shape):
-        shape = (shape,) * (ndim or 2)
-    try:
-        sizes = tuple(operator.index(s) for s in shape)
-    except TypeError:
-        raise ValueError(
-            f"shape must be an int or 1 to 3 integer grid sizes, e.g. (64, 64), not {shape!r}"
-        ) from None
-    if len(sizes) not in (1, 2, 3) or min(sizes) < 1:
-        raise ValueError(
-            f"shape must be 1 to 3 positive grid sizes, e.g. (64, 64), not {shape!r}"
-        )
-    return sizes
-
-
-def _as_rhs(rhs: np.ndarray | None, shape: tuple[int, ...], dtype: type = float) -> np.ndarray:
-    """Flattened right-hand side with one finite value per node; default ``f = 1``."""
-    n = int(np.prod(shape))
-    if rhs is None:
-        return np.ones(n, dtype=dtype)
-    b = np.asarray(rhs)
-    if b.dtype.kind not in "biufc":
-        raise ValueError(f"rhs must be numeric, not an array of dtype {b.dtype}")
-    if b.size != n:
-        raise ValueError(
-            f"rhs has {b.size} values but the grid {shape} has {n} nodes; pass one value per "
-            f"interior node, flattened or of shape {shape}"
-        )
-    if not np.all(np.isfinite(b)):
-        raise ValueError("rhs contains NaN or Inf values; pass a finite right-hand side")
-    return b.astype(np.result_type(dtype, b.dtype)).ravel()
-
-
-def _as_real(value: float, name: str, minimum: float | None = None) -> float:
-    """A finite real scalar, optionally ``>= minimum``, or a ValueError naming ``name``."""
-    if np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be a real number, not {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, not {value}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, not {value}")
-    return value
-
-
-def _choice(value: str, choices: dict, name: str) -> object:
-    """``choices[value]``, or a ValueError listing the valid names and the nearest match."""
-    if isinstance(value, str) and value in choices:
-        return choices[value]
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"unknown {name} {value!r}{hint}; valid choices are {sorted(choices)}")
-
-
-def _unit_faces(shape: tuple[int, ...], value: float = 1.0) -> list[np.ndarray]:
+def unit_faces(shape: tuple[int, ...], value: float = 1.0) -> list[np.ndarray]:
     """Constant face coefficients for :func:`diffusion_matrix` (the Laplacian when 1)."""
     return [
         np.full(tuple(s + (i == a) for i, s in enumerate(shape)), value)
@@ -107,7 +50,7 @@ def laplacian_eigenvalue_range(spacing: Sequence[float]) -> tuple[float, float]:
     return lo, hi
 
 
-def poisson(shape: int | tuple[int, ...], rhs: np.ndarray | None = None) -> Problem:
+def poisson(shape: int | tuple[int, ...], rhs: np.ndarray | None = None) -> GridProblem:
     """Poisson problem ``-Laplace(u) = f``: the 3-, 5- or 7-point stencil in 1D, 2D or 3D.
 
     Parameters
@@ -123,40 +66,15 @@ def poisson(shape: int | tuple[int, ...], rhs: np.ndarray | None = None) -> Prob
     >>> p.A.shape, p.symmetric
     ((16, 16), True)
     """
-    shape = _as_shape(shape)
+    shape = as_shape(shape)
     spacing = grid_spacing(shape)
-    A = diffusion_matrix(_unit_faces(shape), spacing)
-    b = _as_rhs(rhs, shape)
-    return Problem(A, b, shape, spacing, "poisson", symmetric=True, positive_definite=True)
+    A = diffusion_matrix(unit_faces(shape), spacing)
+    b = as_rhs(rhs, shape)
+    return GridProblem(A, b, shape, spacing, kind="poisson", symmetric=True,
+                       positive_definite=True)
 
 
-def _as_coefficient(K: np.ndarray) -> np.ndarray:
-    """Validate a node coefficient field: real, 1 to 3 axes, finite and positive."""
-    K = np.asarray(K)
-    if K.dtype.kind not in "biuf":
-        raise ValueError(f"K must be a real array of node values, not dtype {K.dtype}")
-    if K.ndim not in (1, 2, 3) or K.size == 0:
-        raise ValueError(
-            f"K must be a non-empty 1D, 2D or 3D array on the interior grid, not shape {K.shape}"
-        )
-    K = K.astype(float)
-    bad = ~np.isfinite(K)
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"K must be finite: {int(bad.sum())} NaN/Inf values, the first at index {first}"
-        )
-    if K.min() <= 0:
-        first = tuple(int(i) for i in np.argwhere(K <= 0)[0])
-        raise ValueError(
-            f"K must be positive everywhere: {int((K <= 0).sum())} values <= 0 (min "
-            f"{K.min():.3g}, the first at index {first}); for a random positive field use "
-            f"operators.lognormal_coefficient"
-        )
-    return K
-
-
-def diffusion(K: np.ndarray, rhs: np.ndarray | None = None) -> Problem:
+def diffusion(K: np.ndarray, rhs: np.ndarray | None = None) -> GridProblem:
     r"""Variable-coefficient diffusion ``-div(K grad u) = f`` with harmonic face averages.
 
     The flux between neighbouring nodes ``i`` and ``j`` uses the face coefficient
@@ -176,7 +94,7 @@ def diffusion(K: np.ndarray, rhs: np.ndarray | None = None) -> Problem:
 
     Returns
     -------
-    Problem
+    GridProblem
         ``kind="diffusion"``, ``coefficient=K``, symmetric positive definite.
 
     Raises
@@ -195,13 +113,13 @@ def diffusion(K: np.ndarray, rhs: np.ndarray | None = None) -> Problem:
     >>> bool(abs(p.A - poisson((3, 3)).A).max() == 0)
     True
     """
-    K = _as_coefficient(K)
+    K = as_coefficient(K)
     shape = K.shape
     spacing = grid_spacing(shape)
     faces = [harmonic_faces(K, a) for a in range(K.ndim)]
     A = diffusion_matrix(faces, spacing)
-    return Problem(
-        A, _as_rhs(rhs, shape), shape, spacing, "diffusion", coefficient=K,
+    return GridProblem(
+        A, as_rhs(rhs, shape), shape, spacing, kind="diffusion", coefficient=K,
         symmetric=True, positive_definite=True, params={"averaging": "harmonic"},
     )
 
@@ -211,7 +129,7 @@ def helmholtz(
     k: float,
     rhs: np.ndarray | None = None,
     damping: float = 0.0,
-) -> Problem:
+) -> GridProblem:
     r"""Helmholtz problem ``-Laplace(u) - k^2 (1 + i*damping) u = f``.
 
     Without damping the matrix ``L - k^2 I`` is real symmetric; it is positive definite
@@ -236,7 +154,7 @@ def helmholtz(
 
     Returns
     -------
-    Problem
+    GridProblem
         ``kind="helmholtz"``; ``params`` holds ``k``, ``damping``, ``shift``, ``hermitian``,
         ``complex_symmetric`` and the Laplacian eigenvalue range.
 
@@ -252,12 +170,12 @@ def helmholtz(
     >>> helmholtz((8, 8), k=20.0, damping=0.5).A.dtype
     dtype('complex128')
     """
-    shape = _as_shape(shape)
-    k = _as_real(k, "k")
-    damping = _as_real(damping, "damping", minimum=0.0)
+    shape = as_shape(shape)
+    k = as_real(k, "k")
+    damping = as_real(damping, "damping", minimum=0.0)
     spacing = grid_spacing(shape)
     shift = -(k**2) * (1 + 1j * damping) if damping > 0 else -(k**2)
-    A = diffusion_matrix(_unit_faces(shape), spacing, diagonal=shift)
+    A = diffusion_matrix(unit_faces(shape), spacing, diagonal=shift)
     lo, hi = laplacian_eigenvalue_range(spacing)
     hermitian = damping == 0
     params = {
@@ -269,9 +187,9 @@ def helmholtz(
         "laplacian_eigenvalue_range": (lo, hi),
         "points_per_wavelength": 2 * np.pi / (abs(k) * max(spacing)) if k else np.inf,
     }
-    b = _as_rhs(rhs, shape, dtype=complex if damping > 0 else float)
-    return Problem(
-        A, b, shape, spacing, "helmholtz", symmetric=hermitian,
+    b = as_rhs(rhs, shape, dtype=complex if damping > 0 else float)
+    return GridProblem(
+        A, b, shape, spacing, kind="helmholtz", symmetric=hermitian,
         positive_definite=hermitian and k**2 < lo, params=params,
     )
 
@@ -299,7 +217,7 @@ def convection_diffusion(
     velocity: Sequence[float],
     rhs: np.ndarray | None = None,
     diffusivity: float = 1.0,
-) -> Problem:
+) -> GridProblem:
     r"""Convection-diffusion ``-eps Laplace(u) + v . grad(u) = f``, first-order upwind.
 
     Central differences for the diffusion, one-sided differences taken from the upwind side
@@ -333,8 +251,8 @@ def convection_diffusion(
     >>> p.symmetric, p.kind
     (False, 'convection_diffusion')
     """
-    shape = _as_shape(shape)
-    eps = _as_real(diffusivity, "diffusivity")
+    shape = as_shape(shape)
+    eps = as_real(diffusivity, "diffusivity")
     if eps <= 0:
         raise ValueError(f"diffusivity must be positive, not {eps}")
     v = tuple(np.atleast_1d(np.asarray(velocity, dtype=object)))
@@ -343,9 +261,9 @@ def convection_diffusion(
             f"velocity must have one component per axis of the grid {shape} "
             f"({len(shape)} values), not {velocity!r}"
         )
-    v = tuple(_as_real(c, "each velocity component") for c in v)
+    v = tuple(as_real(c, "each velocity component") for c in v)
     spacing = grid_spacing(shape)
-    A = diffusion_matrix(_unit_faces(shape, eps), spacing)
+    A = diffusion_matrix(unit_faces(shape, eps), spacing)
     if any(v):
         A = sp.csr_matrix(A + _upwind_matrix(shape, spacing, v))
         A.sort_indices()
@@ -357,7 +275,8 @@ def convection_diffusion(
         "peclet": max(abs(c) * h for c, h in zip(v, spacing, strict=True)) / (2 * eps),
         "positive_real": True,
     }
-    return Problem(
-        A, _as_rhs(rhs, shape), shape, spacing, "convection_diffusion",
+    return GridProblem(
+        A, as_rhs(rhs, shape), shape, spacing, kind="convection_diffusion",
         symmetric=symmetric, positive_definite=symmetric, params=params,
     )
+

@@ -29,14 +29,9 @@ import scipy.sparse.linalg as spla
 
 from operators.assembly import diffusion_matrix, grid_spacing, harmonic_faces
 from operators.fields import Seed, lognormal_coefficient
-from operators.gallery import (
-    _as_coefficient,
-    _as_real,
-    _as_shape,
-    _choice,
-    _unit_faces,
-)
-from operators.problem import Problem
+from operators.gallery import unit_faces
+from operators.problem import GridProblem
+from operators.validate import as_coefficient, as_real, as_shape, choice
 
 
 class _ScaledShifted:
@@ -121,7 +116,7 @@ def shifted_laplacian_sequence(
     c_scale: float = 0.6,
     c_offset: float = -0.15,
     rhs: str = "truncated_normal",
-) -> list[Problem]:
+) -> list[GridProblem]:
     r"""I.i.d. diagonally shifted Laplacians ``(L + c_t I) x = b_t``, ``t = 0..n_systems-1``.
 
     The setting of the SOR experiments in [1]_: ``L`` is the *unscaled* 5-point Laplacian
@@ -161,7 +156,7 @@ def shifted_laplacian_sequence(
 
     Returns
     -------
-    list of Problem
+    list of GridProblem
         ``kind="shifted_laplacian"``, ``spacing`` all ones (the stencil is unscaled),
         ``params = {"shift": c_t, "context": c_t, "index": t, "seed": seed}``.
 
@@ -172,22 +167,22 @@ def shifted_laplacian_sequence(
     ((100, 100), 0, True)
     """
     n_systems = _count(n_systems, "n_systems")
-    shape = _as_shape(shape)
+    shape = as_shape(shape)
     for name, value in (("alpha", alpha), ("beta", beta)):
-        if _as_real(value, name) <= 0:
+        if as_real(value, name) <= 0:
             raise ValueError(f"{name} must be positive, not {value}")
-    c_scale, c_offset = _as_real(c_scale, "c_scale"), _as_real(c_offset, "c_offset")
-    draw_rhs = _choice(rhs, RHS_DISTRIBUTIONS, "rhs")
+    c_scale, c_offset = as_real(c_scale, "c_scale"), as_real(c_offset, "c_offset")
+    draw_rhs = choice(rhs, RHS_DISTRIBUTIONS, "rhs")
     unit = (1.0,) * len(shape)
-    build = _ScaledShifted(diffusion_matrix(_unit_faces(shape), unit))
+    build = _ScaledShifted(diffusion_matrix(unit_faces(shape), unit))
     lam_min = _unscaled_min_eigenvalue(shape)
     n = int(np.prod(shape))
     problems = []
     for t, rng in enumerate(_spawn(seed, n_systems)):
         c = float(c_offset + c_scale * rng.beta(alpha, beta))
         problems.append(
-            Problem(
-                build(1.0, c), draw_rhs(rng, n), shape, unit, "shifted_laplacian",
+            GridProblem(
+                build(1.0, c), draw_rhs(rng, n), shape, unit, kind="shifted_laplacian",
                 symmetric=True, positive_definite=c + lam_min > 0,
                 params={"shift": c, "context": c, "index": t, "seed": seed},
             )
@@ -294,10 +289,10 @@ class HeatSequence:
         source: np.ndarray | Callable[[float], np.ndarray] | None = None,
         initial: np.ndarray | None = None,
     ) -> None:
-        self.shape = _as_shape(shape)
+        self.shape = as_shape(shape)
         self.spacing = grid_spacing(self.shape)
-        self.dt = _as_real(dt, "dt")
-        self.theta = _as_real(theta, "theta")
+        self.dt = as_real(dt, "dt")
+        self.theta = as_real(theta, "theta")
         if self.dt <= 0 or not 0 < self.theta <= 1:
             raise ValueError(f"need dt > 0 and 0 < theta <= 1, not dt={dt}, theta={theta}")
         self.seed = seed
@@ -306,13 +301,13 @@ class HeatSequence:
             coefficient = lognormal_coefficient(
                 self.shape, seed=field_rng, variance=0.25, length_scale=0.2
             )
-        self.coefficient = self._on_grid(_as_coefficient(coefficient), "coefficient")
+        self.coefficient = self._on_grid(as_coefficient(coefficient), "coefficient")
         faces = [harmonic_faces(self.coefficient, a) for a in range(len(self.shape))]
         self.operator = diffusion_matrix(faces, self.spacing)  # M = -div(K grad .)
         self._build = _ScaledShifted(self.operator)
         if scale is None:
             scale = _smooth_schedule(
-                schedule_rng, _as_real(amplitude, "amplitude"), _as_real(period, "period")
+                schedule_rng, as_real(amplitude, "amplitude"), as_real(period, "period")
             )
         self._scale = scale
         self._coords = [
@@ -371,8 +366,8 @@ class HeatSequence:
             return _bump(self._coords, [0.5] * len(self.shape), 0.25).ravel()
         return self._on_grid(self._initial, "initial").ravel().copy()
 
-    def system(self, t: int, u_prev: np.ndarray) -> Problem:
-        """Step ``t >= 1``: the :class:`Problem` whose solution is ``u^t``, given ``u^{t-1}``.
+    def system(self, t: int, u_prev: np.ndarray) -> GridProblem:
+        """Step ``t >= 1``: the :class:`GridProblem` whose solution is ``u^t``, given ``u^{t-1}``.
 
         ``params`` holds ``context`` (``theta dt s_t``), ``scale`` (``s_t``), ``step``,
         ``time`` (``t dt``), ``dt``, ``theta`` and ``seed``; ``coefficient`` is ``s_t K``.
@@ -387,8 +382,8 @@ class HeatSequence:
             "context": context, "scale": s, "step": int(t), "time": t * self.dt,
             "dt": self.dt, "theta": self.theta, "seed": self.seed,
         }
-        return Problem(
-            self._build(context, 1.0), b, self.shape, self.spacing, "heat",
+        return GridProblem(
+            self._build(context, 1.0), b, self.shape, self.spacing, kind="heat",
             coefficient=s * self.coefficient, symmetric=True, positive_definite=True,
             params=params,
         )
@@ -399,9 +394,9 @@ def heat_sequence(
     shape: int | tuple[int, ...] = (100, 100),
     *,
     seed: Seed,
-    solve: Callable[[Problem], np.ndarray] | None = None,
+    solve: Callable[[GridProblem], np.ndarray] | None = None,
     **options: Any,
-) -> Iterator[Problem]:
+) -> Iterator[GridProblem]:
     """Yield the first ``n_steps`` systems of a :class:`HeatSequence`, advancing it itself.
 
     Each step is solved before it is yielded, by ``solve(problem)`` or by default with the
@@ -424,8 +419,8 @@ def heat_sequence(
 
 
 def _advance(
-    heat: HeatSequence, n_steps: int, solve: Callable[[Problem], np.ndarray] | None
-) -> Iterator[Problem]:
+    heat: HeatSequence, n_steps: int, solve: Callable[[GridProblem], np.ndarray] | None
+) -> Iterator[GridProblem]:
     u = heat.initial()
     for t in range(1, n_steps + 1):
         p = heat.system(t, u)

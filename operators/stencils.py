@@ -49,8 +49,8 @@ import numpy as np
 from jax import lax
 
 from operators.assembly import grid_spacing, harmonic_faces
-from operators.gallery import _as_coefficient, _as_shape
-from operators.problem import Problem
+from operators.problem import GridProblem
+from operators.validate import as_coefficient, as_shape
 
 
 @jax.tree_util.register_dataclass
@@ -169,7 +169,7 @@ def poisson_stencil(shape: int | Sequence[int], spacing: Sequence[float] | None 
         Floating dtype; default float64, which JAX holds as float32 unless
         ``jax_enable_x64`` is on.
     """
-    shape = _as_shape(shape)
+    shape = as_shape(shape)
     weights = [np.asarray(1.0 / h**2) for h in _spacing(spacing, shape)]
     return _build(weights, shape, _float_dtype(dtype))
 
@@ -185,35 +185,39 @@ def diffusion_stencil(K: np.ndarray, spacing: Sequence[float] | None = None,
     spacing, dtype
         As for :func:`poisson_stencil`.
     """
-    K = _as_coefficient(K)
+    K = as_coefficient(K)
     spacing = _spacing(spacing, K.shape)
     weights = [harmonic_faces(K, a) / h**2 for a, h in enumerate(spacing)]
     return _build(weights, K.shape, _float_dtype(dtype))
 
 
-def _poisson_problem(problem: Problem, dtype: np.dtype | type | None) -> Stencil:
+def _poisson_problem(problem: GridProblem, dtype: np.dtype | type | None) -> Stencil:
     return poisson_stencil(problem.shape, problem.spacing, dtype)
 
 
-def _diffusion_problem(problem: Problem, dtype: np.dtype | type | None) -> Stencil:
+def _diffusion_problem(problem: GridProblem, dtype: np.dtype | type | None) -> Stencil:
     return diffusion_stencil(problem.coefficient, problem.spacing, dtype)
 
 
 #: Problem kinds with a matrix-free stencil, and how to build it.
-STENCILS: dict[str, Callable[[Problem, np.dtype | type | None], Stencil]] = {
+STENCILS: dict[str, Callable[[GridProblem, np.dtype | type | None], Stencil]] = {
     "poisson": _poisson_problem,
     "diffusion": _diffusion_problem,
 }
 
 
-def stencil(problem: Problem, dtype: np.dtype | type | None = None) -> Stencil:
-    """The matrix-free stencil of a gallery :class:`Problem` (kinds in :data:`STENCILS`).
+def stencil(problem: GridProblem, dtype: np.dtype | type | None = None) -> Stencil:
+    """The matrix-free stencil of a :class:`GridProblem` (kinds in :data:`STENCILS`).
 
     Raises
     ------
     ValueError
-        For a problem kind without a stencil; the message lists the supported kinds.
+        For a problem without a grid, or of a kind without a stencil; the message says
+        what to use.
     """
+    if not hasattr(problem, "shape"):
+        raise ValueError("a matrix-free stencil needs an operators.GridProblem (shape, "
+                         "spacing); use the assembled matrix problem.A")
     build = STENCILS.get(problem.kind)
     if build is None:
         raise ValueError(

@@ -5,8 +5,10 @@ Sample ``i`` is ``-div(K_i grad u) = 1`` with ``K_i`` the log-normal field drawn
 ``(seed, i)`` alone. Samples are grouped into shards of consecutive global indices
 ``[k s, (k + 1) s)`` (``s`` the shard size); the unfinished shards are dealt round-robin to
 the ranks (mpi4py when installed, one process otherwise), and each finished shard is written
-as one ``.npz`` (temporary name, then an atomic :func:`os.replace`). A restart, with any
-number of ranks, skips the shards on disk: no sample is lost or computed twice.
+as one ``.npz`` (:func:`sciml.persist.atomic_write`). A restart, with any number of ranks,
+skips the shards on disk: no sample is lost or computed twice. The run's parameters are kept
+in ``batch.json`` (a :func:`sciml.persist.write_state` file); a restart with other parameters
+is refused (:class:`sciml.persist.ResumeMismatchError`).
 
 Shard contents: ``indices``, ``coefficients`` (``K``), ``solutions``, ``iterations``,
 ``residuals`` (true residual norms), ``converged`` and ``seconds``, one row per sample.
@@ -23,7 +25,6 @@ Examples
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -34,11 +35,11 @@ import numpy as np
 from tqdm import tqdm
 
 from operators.fields import random_diffusion
+from sciml.persist import atomic_write, check_resume, read_state, write_state
 from solvers import Solver
 
 MANIFEST = "batch.json"
-#: Parameters that fix the samples and their solutions; a restart must repeat them.
-_FIXED = ("count", "grid", "seed", "method", "pc", "backend", "rtol", "shard_size", "field")
+_KIND, _VERSION = "sciml.batch", 1
 
 
 @dataclass
@@ -125,7 +126,7 @@ def run_batch(count: int, grid: tuple[int, ...], *, seed: int = 0, method: str =
     if comm.rank == 0:
         _prepare(out, params)
     comm.barrier()
-    _check_manifest(out, params)
+    check_resume(read_state(out / MANIFEST, _KIND, _VERSION), params, out)
     pending = [r for r in shard_ranges(count, shard_size) if not shard_path(out, *r).exists()]
     comm.barrier()  # every rank has listed the finished shards before any new one appears
     mine = pending[comm.rank :: comm.size][:max_shards]
@@ -157,23 +158,10 @@ def _check_arguments(params: dict[str, Any]) -> None:
 def _prepare(out: Path, params: dict[str, Any]) -> None:
     """Rank 0: create ``out``, write the manifest once, drop temporaries of killed runs."""
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.tmp*"):
+    for stale in out.glob(".*.tmp"):
         stale.unlink()
-    manifest = out / MANIFEST
-    if not manifest.exists():
-        tmp = out / f"{MANIFEST}.tmp{os.getpid()}"
-        tmp.write_text(json.dumps(params, indent=1))
-        os.replace(tmp, manifest)
-
-
-def _check_manifest(out: Path, params: dict[str, Any]) -> None:
-    """A restart must ask for the same samples and solver as the run that began ``out``."""
-    found = json.loads((out / MANIFEST).read_text())
-    changed = [k for k in _FIXED if found.get(k) != params[k]]
-    if changed:
-        diff = ", ".join(f"{k}: {found.get(k)!r} -> {params[k]!r}" for k in changed)
-        raise ValueError(f"{out} holds a batch with other parameters ({diff}); use a new --out "
-                         f"directory or repeat the original parameters to resume")
+    if not (out / MANIFEST).exists():
+        write_state(out / MANIFEST, _KIND, _VERSION, params)
 
 
 def _sample_solver(method: str, pc: str | None, backend: str, rtol: float) -> Any:
@@ -209,14 +197,8 @@ def _solve_sample(index: int, params: dict[str, Any], solve: Any) -> dict[str, A
 
 
 def _write_shard(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write one shard atomically: a temporary file, flushed to disk, then renamed."""
     arrays = {key: np.stack([np.asarray(row[key]) for row in rows]) for key in rows[0]}
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_batch(out: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -227,7 +209,7 @@ def load_batch(out: str | os.PathLike) -> dict[str, np.ndarray]:
     ``ValueError`` if a sample appears twice.
     """
     out = Path(out)
-    params = json.loads((out / MANIFEST).read_text())
+    params = read_state(out / MANIFEST, _KIND, _VERSION)
     paths = [shard_path(out, *r) for r in shard_ranges(params["count"], params["shard_size"])]
     shards = []
     for path in filter(Path.exists, paths):

@@ -1,26 +1,40 @@
 """``solve(A, b)`` and the stateful :class:`Solver` behind it.
 
 Stopping rule everywhere: ``||b - A x||_2 <= max(rtol * ||b||_2, atol)`` on the true residual,
-checked once more on return (:mod:`solvers.stopping`).
+checked once more on return in float64 on the caller's own system (:mod:`solvers.finish`).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from solvers import backends, registry
+from solvers import backends, finish, registry
 from solvers.errors import BreakdownError, InvalidOptionError
 from solvers.result import SolveResult
 from solvers.stopping import StoppingRule
-from solvers.system import LinearSystem
+from solvers.system import check_callback
+
+
+@dataclass
+class SolverCache:
+    """What a :class:`Solver` reuses between solves, apart from carried state.
+
+    ``components``: the method/preconditioner objects, built once with their parameters;
+    ``setups``: each component's setup keyed by the matrix fingerprint it was built for;
+    ``backends``: each backend's own typed state (PETSc KSPs and matrices, JAX conversions).
+    """
+
+    components: dict[tuple[str, str], Any] = field(default_factory=dict)
+    setups: dict[tuple[str, str], tuple[tuple, Any]] = field(default_factory=dict)
+    backends: dict[str, Any] = field(default_factory=dict)
 
 
 class Solver:
-    """A configured solver that keeps its setup across a sequence of systems.
+    """A configured solver that keeps its setup and state across a sequence of systems.
 
     Parameters
     ----------
@@ -43,9 +57,11 @@ class Solver:
         Method or preconditioner parameters by keyword (``omega``, ``restart``, ``truncation``,
         ``drop_tol``, ...); each goes to whichever of the two accepts it.
 
-    State kept between ``solve`` calls: the method and preconditioner objects (bandit weights,
-    recycle spaces, loaded networks) and their setup (LU factors, AMG hierarchy), which is
-    rebuilt only when the matrix values change.
+    State kept between ``solve`` calls: the setup of the method and preconditioner (LU
+    factors, AMG hierarchy, loaded network; :class:`SolverCache`), rebuilt only when the
+    matrix values change, and the *carried state* of components that learn or recycle
+    (``states``, keyed by ``(kind, name)``; see :mod:`solvers.method`), updated once per
+    ``solve`` call and returned as ``result.state``.
 
     Examples
     --------
@@ -56,10 +72,10 @@ class Solver:
     True
     """
 
-    def __init__(self, method: str = "auto", pc: str | None = None, *, backend: str = "auto",
-                 rtol: float = 1e-5, atol: float = 0.0, maxiter: int | None = None,
-                 options: str | dict | None = None, raise_on_fail: bool = False,
-                 **params: Any) -> None:
+    def __init__(self, method: str = "auto", pc: str | Callable | None = None, *,
+                 backend: str = "auto", rtol: float = 1e-5, atol: float = 0.0,
+                 maxiter: int | None = None, options: str | dict | None = None,
+                 raise_on_fail: bool = False, **params: Any) -> None:
         self.stop = StoppingRule(rtol, atol, maxiter)
         if backend != "auto":
             backends.get(backend)
@@ -69,14 +85,13 @@ class Solver:
         self.options = options
         self.raise_on_fail = raise_on_fail
         self.params = params
-        self.state: dict[str, Any] = {}  # per-backend state (PETSc objects, jit caches, ...)
-        self._components: dict[tuple[str, str], Any] = {}
-        self._setups: dict[tuple[str, str], tuple[tuple, Any]] = {}
+        self.cache = SolverCache()
+        self.states: dict[tuple[str, str], Any] = {}
         if method != "auto":
             registry.lookup(method, "method")
         if pc is not None and not callable(pc):
             registry.lookup(pc, "pc")
-        self._split_params()
+        self._check_params()
 
     @property
     def rtol(self) -> float:
@@ -90,15 +105,15 @@ class Solver:
     def maxiter(self) -> int | None:
         return self.stop.maxiter
 
-    def _split_params(self) -> None:
-        """Check every keyword parameter is accepted by the method, the preconditioner or
-        the backend (:data:`solvers.backends.PARAMS`)."""
+    def _check_params(self) -> None:
+        """Every keyword parameter must be taken by the method, the preconditioner or the
+        backend (:data:`solvers.backends.PARAMS`)."""
         if not self.params or self.method == "auto":
             return
-        accepted = _parameters(registry.lookup(self.method, "method").factory)
+        accepted = registry.lookup(self.method, "method").parameters()
         accepted |= backends.params(self.backend)
         if isinstance(self.pc, str):
-            accepted |= _parameters(registry.lookup(self.pc, "pc").factory)
+            accepted |= registry.lookup(self.pc, "pc").parameters()
         unknown = sorted(set(self.params) - accepted) if "**" not in accepted else []
         if unknown:
             raise InvalidOptionError(
@@ -107,43 +122,36 @@ class Solver:
             )
 
     def component(self, kind: str, name: str) -> Any:
-        """The method/preconditioner object for ``name``, built once with its parameters."""
+        """The host method/preconditioner object for ``name``, built once with its parameters."""
         key = (kind, name)
-        if key not in self._components:
+        if key not in self.cache.components:
             factory = registry.lookup(name, kind).factory
-            accepted = _parameters(factory)
+            accepted = registry.factory_parameters(factory)
             kwargs = {k: v for k, v in self.params.items() if k in accepted or "**" in accepted}
-            if kind == "pc" and "**" in accepted:
-                method_params = _parameters(registry.lookup(self.method, "method").factory) \
-                    if self.method != "auto" else set()
-                kwargs = {k: v for k, v in kwargs.items() if k not in method_params}
-            self._components[key] = factory(**kwargs)
-        return self._components[key]
+            if kind == "pc" and "**" in accepted and self.method != "auto":
+                kwargs = {k: v for k, v in kwargs.items()
+                          if k not in registry.lookup(self.method, "method").parameters()}
+            self.cache.components[key] = factory(**kwargs)
+        return self.cache.components[key]
 
-    def prepare(self, system: LinearSystem, method_name: str, method: Any,
-                pc_name: str, pc: Any) -> Any:
-        """Run (or reuse) the setup of the method and the preconditioner; return ``M``."""
-        fingerprint = system.fingerprint() if self._setups else None
-        M = None
-        for kind, name, obj in (("pc", pc_name, pc), ("method", method_name, method)):
-            if obj is None:
-                continue
-            cached = self._setups.get((kind, name))
-            if cached is not None and cached[0] == fingerprint:
-                value = cached[1]
-            else:
-                value = obj.setup(system)
-                self._setups[(kind, name)] = (fingerprint or system.fingerprint(), value)
-            if kind == "pc":
-                M = value
-        return M
+    def backend_state(self, name: str, new: Callable[[], Any]) -> Any:
+        """Backend ``name``'s own state in this solver (created by ``new()`` on first use)."""
+        if name not in self.cache.backends:
+            self.cache.backends[name] = new()
+        return self.cache.backends[name]
 
     def solve(self, A: Any, b: Any, x0: Any = None,
-              callback: Callable[[np.ndarray], Any] | None = None) -> SolveResult:
-        """Solve ``A x = b``; see :func:`solve` for the arguments and the result."""
+              callback: Callable[[np.ndarray], Any] | None = None, *,
+              state: Any = None) -> SolveResult:
+        """Solve ``A x = b``; see :func:`solve` for the arguments and the result.
+
+        ``state`` replaces the carried state of the stateful component for this solve (as
+        SciPy's ``gcrotmk(CU=...)`` takes its recycle list); default: what the solver kept.
+        """
+        check_callback(callback)
         name = backends.detect(A, b) if self.backend == "auto" else self.backend
         self._check_backend(name)
-        result = backends.get(name).solve(self, A, b, x0, callback)
+        result = finish.solve(self, backends.get(name), A, b, x0, callback, state)
         if self.raise_on_fail and not result.converged:
             raise BreakdownError(
                 f"solve did not converge: {result.reason.message} "
@@ -164,26 +172,12 @@ class Solver:
                 )
 
     def __repr__(self) -> str:
+        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
         return (f"Solver(method={self.method!r}, pc={self.pc!r}, backend={self.backend!r}, "
-                f"rtol={self.rtol}, atol={self.atol}, maxiter={self.maxiter})")
+                f"rtol={self.rtol}, atol={self.atol}, maxiter={self.maxiter}{params})")
 
 
-def _parameters(factory: Callable) -> set[str]:
-    """Keyword parameters of a factory; ``"**"`` marks one that takes ``**kwargs``."""
-    try:
-        sig = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return {"**"}
-    names = set()
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_KEYWORD:
-            names.add("**")
-        elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-            names.add(p.name)
-    return names
-
-
-def solve(A: Any, b: Any, method: str = "auto", pc: str | None = None, *,
+def solve(A: Any, b: Any, method: str = "auto", pc: str | Callable | None = None, *,
           backend: str = "auto", rtol: float = 1e-5, atol: float = 0.0,
           maxiter: int | None = None, x0: Any = None,
           callback: Callable[[np.ndarray], Any] | None = None,
@@ -211,7 +205,7 @@ def solve(A: Any, b: Any, method: str = "auto", pc: str | None = None, *,
     SolveResult
         ``x``, ``converged``, ``reason``, ``iterations``, ``residuals``, ``timings``, ``info``.
         ``converged`` is True only if ``||b - A x|| <= max(rtol ||b||, atol)`` holds for the
-        returned ``x``.
+        returned ``x`` in float64 on the caller's ``A`` and ``b``.
 
     Examples
     --------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from solvers.errors import InvalidSystemError, SetupError
+from solvers.errors import SetupError
 from solvers.method import Callback, Iterate
 from solvers.reasons import Reason
 from solvers.stopping import StoppingRule
@@ -30,13 +30,9 @@ class Direct:
         self.lu: spla.SuperLU | None = None
 
     def setup(self, system: LinearSystem) -> None:
-        if system.matrix is None:
-            raise InvalidSystemError(
-                "method='direct' needs an assembled matrix, got a matrix-free LinearOperator; "
-                "use an iterative method such as 'gmres'"
-            )
+        matrix = system.require_matrix("method='direct'")
         try:
-            self.lu = spla.splu(system.matrix.tocsc(), permc_spec=self.permc_spec)
+            self.lu = spla.splu(matrix.tocsc(), permc_spec=self.permc_spec)
         except RuntimeError as exc:  # "Factor is exactly singular"
             raise SetupError(f"LU factorization failed: {exc}", reason="singular") from None
 

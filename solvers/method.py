@@ -1,19 +1,29 @@
-"""The protocols a method or preconditioner implements to run on the host (SciPy) backend.
+"""The protocols a method or preconditioner implements to run on the host backend.
 
 A registered method factory returns an object with ``setup(system)`` (reusable work such as
 a factorization; called again only when the matrix changes) and
 ``solve(system, b, x0, M, stop, callback) -> Iterate``. A preconditioner factory returns an
-object with ``setup(system) -> LinearOperator`` applying ``M ~ A^{-1}``. Objects may keep
-state across solves (bandit weights, recycle spaces, loaded networks): :class:`solvers.Solver`
-builds them once.
+object with ``setup(system) -> LinearOperator`` applying ``M ~ A^{-1}``.
 
-Optional hooks, on methods and preconditioners alike, for objects that learn from each solve
-(the bandit-tuned SSOR preconditioner picks its ``omega`` per solve, while its ``setup`` stays
-cached for the unchanged matrix). The host backend calls them when defined:
+Carried state (what a method keeps *across* solves: a recycle space, bandit weights) is
+explicit, as lineax's ``state=`` and SciPy's ``gcrotmk(CU=...)`` are. A component that carries
+state sets ``carries_state = True`` and implements
 
-- ``before_solve(system, stop)`` after setup, just before the method's ``solve``;
-- ``after_solve(result)`` with the final :class:`solvers.result.SolveResult` (after the
-  true-residual check and any refinement restarts), just before it is returned.
+- ``initial_state() -> S``: the state before the first solve;
+- methods: ``solve(..., state=S)`` returning an :class:`Iterate` whose ``state`` is the state
+  after this run (may be the same object);
+- optionally, on methods and preconditioners alike, two hooks that make one user-visible solve
+  one round for a learner:
+
+  - ``before_solve(system, stop, state) -> S`` after setup, before the first run (a bandit
+    draws its ``omega`` here);
+  - ``after_solve(result, state) -> S`` with the final :class:`solvers.SolveResult` (after
+    the true-residual check and any refinement restarts), returning the state to keep.
+
+The :class:`solvers.Solver` holds the state of each component (``solver.states``), passes it
+in and stores what comes out **once per** ``Solver.solve`` call: a refinement restart runs the
+method again with the state of the previous run, and only the last one is kept; the result
+carries it as ``result.state``.
 """
 
 from __future__ import annotations
@@ -34,20 +44,19 @@ Callback = Callable[[np.ndarray], Any]
 
 @dataclass
 class Iterate:
-    """What a method returns: its ``x``, the iteration count, residual history and reason."""
+    """What a method returns: its ``x``, the iteration count, residual history and reason;
+    ``state`` is the carried state after the run (``None`` for stateless methods)."""
 
     x: np.ndarray
     iterations: int
     residuals: list[float]
     reason: Reason
     info: dict[str, Any] = field(default_factory=dict)
+    state: Any = None
 
 
 class Method(Protocol):
     """A solution method on the host backend."""
-
-    #: Needs a symmetric (Hermitian) operator; checked before ``setup``.
-    requires_symmetric: bool
 
     def setup(self, system: LinearSystem) -> None: ...
 
@@ -59,17 +68,19 @@ class Method(Protocol):
 class Preconditioner(Protocol):
     """A preconditioner: ``setup`` returns an operator applying ``M ~ A^{-1}``."""
 
-    requires_symmetric: bool
-
     def setup(self, system: LinearSystem) -> spla.LinearOperator: ...
 
 
-class SolveHooks(Protocol):
-    """Optional hooks of a method or preconditioner, called by the host backend per solve."""
+class CarriesState(Protocol):
+    """A method or preconditioner with state across solves (see the module docstring)."""
 
-    def before_solve(self, system: LinearSystem, stop: StoppingRule) -> None: ...
+    carries_state: bool
 
-    def after_solve(self, result: Any) -> None: ...
+    def initial_state(self) -> Any: ...
+
+    def before_solve(self, system: LinearSystem, stop: StoppingRule, state: Any) -> Any: ...
+
+    def after_solve(self, result: Any, state: Any) -> Any: ...
 
 
 def initial_state(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray,

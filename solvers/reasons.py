@@ -24,6 +24,7 @@ class Reason(str, Enum):
     INDEFINITE_MAT = "indefinite_mat"
     SINGULAR = "singular"
     INACCURATE = "inaccurate"
+    PRECISION = "precision"
     BACKEND_ERROR = "backend_error"
 
     @property
@@ -54,5 +55,8 @@ _MESSAGES = {
     Reason.SINGULAR: "not converged: the matrix is singular (zero pivot in the factorization)",
     Reason.INACCURATE: "not converged: the method claimed convergence but the true residual "
     "||b - A x|| fails the stopping test",
+    Reason.PRECISION: "not converged: the working precision (single: float32/complex64) "
+    "cannot reach the tolerance, judged in float64 on your A and b; solve in float64 (pass "
+    "float64 arrays; for jax arrays enable jax_enable_x64) or loosen rtol",
     Reason.BACKEND_ERROR: "not converged: the backend reported an error (see info['error'])",
 }

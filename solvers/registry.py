@@ -1,24 +1,34 @@
-"""Registry of solution methods and preconditioners, looked up by name.
+"""Registry of solution methods and preconditioners: one spec per name, every backend in it.
 
-Built-in methods register themselves when :mod:`solvers` is imported. Packages add their own
-through the entry-point group ``solvers.methods``: the entry point's *name* is the method or
-preconditioner name users type (``"dcdm"``, ``"bandit-sor"``), its *value* a zero-argument
-callable that calls :func:`register`. Such packages are imported lazily, the first time one
-of their names is looked up, so ``import solvers`` stays light.
+An :class:`Entry` says how its name runs on each backend, in the spirit of PETSc's
+``KSPRegister``: a host factory (the object the ``"scipy"`` backend runs), a :class:`JaxSpec`
+(a jitted kernel, or a declared delegation to a component that runs its own JAX loop) and a
+:class:`PetscSpec` (KSP/PC type, option mapping, preconditioning side, or a Python context).
+The backends read the entry; they keep no tables of their own. ``Entry.backends`` is derived
+from the specs, and :func:`check` verifies that every declared backend resolves.
+
+Built-in names register when :mod:`solvers` is imported (:mod:`solvers.builtins`). Packages
+add their own through the entry-point group ``solvers.methods``: the entry point's *name* is
+the name users type (``"dcdm"``, ``"bandit-sor"``), its *value* a zero-argument callable that
+calls :func:`register`. Such packages are imported lazily, the first time one of their names
+is looked up, so ``import solvers`` stays light.
 
 Example
 -------
 >>> from solvers import registry
 >>> "cg" in registry.names("method")
 True
+>>> registry.lookup("cg").backends
+('scipy', 'petsc', 'jax')
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
@@ -26,22 +36,87 @@ from solvers.errors import InvalidOptionError, SolverError
 
 Kind = Literal["method", "pc"]
 ENTRY_POINT_GROUP = "solvers.methods"
+BACKENDS = ("scipy", "petsc", "jax")
+
+
+@dataclass(frozen=True)
+class JaxSpec:
+    """How a name runs on the JAX backend.
+
+    ``kernel`` is the import path ``"module:function"`` of a jitted Krylov kernel
+    (:mod:`solvers.jaxkrylov` signature) for a method, or of a pytree preconditioner factory
+    ``f(linear, dtype) -> callable`` for a pc; ``options`` are the static keyword options the
+    kernel takes, read from the validated host component (``restart``, ``truncation``).
+    ``delegate=True`` declares a component that runs its own compiled JAX loop through the
+    host pipeline (a learned method such as DCDM); the result says so in
+    ``info["delegated"]``.
+    """
+
+    kernel: str | None = None
+    options: tuple[str, ...] = ()
+    delegate: bool = False
+
+    def resolve(self) -> Callable[..., Any] | None:
+        """Import the kernel (``None`` for a delegating spec or ``pc="none"``)."""
+        return None if self.kernel is None else resolve(self.kernel)
+
+
+@dataclass(frozen=True)
+class PetscSpec:
+    """How a name runs on the PETSc backend.
+
+    For a method: ``ksp_type`` (a ``KSPType`` name), ``side`` (``"left"``/``"right"``: the
+    preconditioning side under which the KSP iterates on the unpreconditioned residual norm;
+    ``None`` if it cannot), ``pc`` (the name of the preconditioner the method brings, e.g.
+    SOR's sweeps, which then may not be combined with another). For a preconditioner:
+    ``pc_type`` and, for a serial-only type, ``parallel`` (the type used on more than one
+    rank instead). Both: ``options`` set as defaults (``{"pc_sor_symmetric": None}``),
+    ``parallel_options`` replacing them on more than one rank, ``params`` mapping our keyword
+    parameters to PETSc options (``{"restart": "ksp_gmres_restart"}``), ``context``
+    (``"module:Class"`` of a ``KSPPYTHON``/``PCPYTHON`` context, with ``ksp_type``/``pc_type``
+    ``"python"``) and ``requires_package`` (an external package PETSc must have, e.g. hypre).
+    """
+
+    ksp_type: str | None = None
+    pc_type: str | None = None
+    side: Literal["left", "right"] | None = None
+    pc: str | None = None
+    parallel: str | None = None
+    parallel_options: dict[str, str | None] = field(default_factory=dict)
+    options: dict[str, str | None] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    context: str | None = None
+    requires_package: str | None = None
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One registered name.
+    """One registered name and how it runs on each backend.
 
-    ``factory(**params)`` builds a fresh object (a method or a preconditioner) that may keep
-    state across solves; :class:`solvers.Solver` builds it once and reuses it.
-    ``backends`` lists the backends the object runs on; ``summary`` is a one-line description.
+    ``factory(**params)`` builds the host object (a method or a preconditioner; ``None`` for a
+    name only PETSc runs); :class:`solvers.Solver` builds it once and reuses it.
+    ``requires_symmetric``: the method/pc needs a symmetric (Hermitian) operator, checked by
+    every backend before setup. ``summary`` is a one-line description.
     """
 
     name: str
     kind: Kind
-    factory: Callable[..., Any]
-    backends: tuple[str, ...]
-    summary: str
+    factory: Callable[..., Any] | None
+    summary: str = ""
+    jax: JaxSpec | None = None
+    petsc: PetscSpec | None = None
+    requires_symmetric: bool = False
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """The backends this name runs on, derived from its specs."""
+        specs = {"scipy": self.factory, "petsc": self.petsc, "jax": self.jax}
+        return tuple(name for name in BACKENDS if specs[name] is not None)
+
+    def parameters(self) -> set[str]:
+        """Keyword parameters the name takes (``"**"`` when the factory takes ``**kwargs``)."""
+        names = set(self.petsc.params) if self.petsc is not None else set()
+        return names | (factory_parameters(self.factory) if self.factory else set())
 
 
 _ENTRIES: dict[tuple[Kind, str], Entry] = {}
@@ -50,14 +125,22 @@ _LOADED_ENTRY_POINTS: set[str] = set()
 
 def register(
     name: str,
-    factory: Callable[..., Any],
+    factory: Callable[..., Any] | None,
     kind: Kind = "method",
     *,
-    backends: tuple[str, ...] = ("scipy",),
+    jax: JaxSpec | None = None,
+    petsc: PetscSpec | None = None,
+    requires_symmetric: bool | None = None,
     summary: str = "",
     replace: bool = False,
+    backends: tuple[str, ...] | None = None,
 ) -> Entry:
-    """Register ``factory`` under ``name`` as a method or a preconditioner (``kind="pc"``)."""
+    """Register ``name`` as a method or a preconditioner (``kind="pc"``).
+
+    ``backends``, if given, must agree with the specs (a check, kept for callers of the
+    first API). ``requires_symmetric`` defaults to the factory's ``requires_symmetric``
+    attribute.
+    """
     if kind not in ("method", "pc"):
         raise InvalidOptionError(f"kind must be 'method' or 'pc', not {kind!r}")
     key = (kind, name)
@@ -65,9 +148,39 @@ def register(
         raise InvalidOptionError(
             f"{kind} {name!r} is already registered; pass replace=True to override it"
         )
-    entry = Entry(name, kind, factory, tuple(backends), summary)
+    if requires_symmetric is None:
+        requires_symmetric = bool(getattr(factory, "requires_symmetric", False))
+    entry = Entry(name, kind, factory, summary, jax, petsc, requires_symmetric)
+    if backends is not None and set(backends) != set(entry.backends):
+        raise InvalidOptionError(
+            f"{kind} {name!r}: backends={tuple(backends)} but its specs give "
+            f"{entry.backends}; pass jax=JaxSpec(...)/petsc=PetscSpec(...) for each backend"
+        )
     _ENTRIES[key] = entry
     return entry
+
+
+def resolve(path: str) -> Any:
+    """Import ``"module:attribute"``."""
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def factory_parameters(factory: Callable[..., Any]) -> set[str]:
+    """Keyword parameters of a factory; ``"**"`` marks one that takes ``**kwargs``."""
+    import inspect
+
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return {"**"}
+    names = set()
+    for p in signature.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            names.add("**")
+        elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            names.add(p.name)
+    return names
 
 
 def _load_entry_point(name: str) -> None:
@@ -87,12 +200,23 @@ def _load_entry_point(name: str) -> None:
 
 def names(kind: Kind = "method") -> list[str]:
     """All names usable for ``kind``, built-in and from entry points (loaded now), sorted."""
+    load_all()
+    return sorted(n for (k, n) in _ENTRIES if k == kind)
+
+
+def entries() -> list[Entry]:
+    """Every registered entry (methods, then preconditioners), plugins loaded."""
+    load_all()
+    return [_ENTRIES[key] for key in sorted(_ENTRIES)]
+
+
+def load_all() -> None:
+    """Load every plugin of the entry-point group (a broken one is skipped with a warning)."""
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             _load_entry_point(ep.name)
         except SolverError as exc:
-            warnings.warn(str(exc), stacklevel=2)
-    return sorted(n for (k, n) in _ENTRIES if k == kind)
+            warnings.warn(str(exc), stacklevel=3)
 
 
 def lookup(name: str, kind: Kind = "method") -> Entry:
@@ -106,8 +230,57 @@ def lookup(name: str, kind: Kind = "method") -> Entry:
         valid = names(kind)
         close = difflib.get_close_matches(name, valid, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        argument = "method" if kind == "method" else "pc"
         raise InvalidOptionError(
-            f"unknown {argument} {name!r}.{hint} Valid names: {', '.join(valid)}."
+            f"unknown {kind} {name!r}.{hint} Valid names: {', '.join(valid)}."
         )
     return _ENTRIES[key]
+
+
+def check(entry: Entry) -> list[str]:
+    """Problems with ``entry``'s specs: every declared backend must resolve.
+
+    The JAX kernel and the PETSc Python context must import; the PETSc KSP/PC types are
+    checked against petsc4py when it is installed. Returns a list of messages (empty: fine).
+    """
+    problems = []
+    if entry.jax is not None and not entry.jax.delegate:
+        if entry.jax.kernel is None and not (entry.kind == "pc" and entry.name == "none"):
+            problems.append(f"{entry.name}: jax spec without a kernel or delegate=True")
+        elif entry.jax.kernel is not None:
+            problems += _importable(entry.name, entry.jax.kernel)
+    if entry.jax is not None and entry.jax.delegate and entry.factory is None:
+        problems.append(f"{entry.name}: jax delegate=True needs a host factory")
+    if entry.petsc is not None:
+        spec = entry.petsc
+        wanted = spec.ksp_type if entry.kind == "method" else spec.pc_type
+        if wanted is None:
+            problems.append(f"{entry.name}: petsc spec without a {entry.kind} type")
+        if spec.context is not None:
+            problems += _importable(entry.name, spec.context)
+        problems += _petsc_types(entry)
+    return problems
+
+
+def _importable(name: str, path: str) -> list[str]:
+    try:
+        resolve(path)
+    except (ImportError, AttributeError) as exc:
+        return [f"{name}: {path} does not resolve ({exc})"]
+    return []
+
+
+def _petsc_types(entry: Entry) -> list[str]:
+    try:
+        from petsc4py import PETSc
+    except ImportError:
+        return []
+    spec = entry.petsc
+    known_ksp = {v for k, v in vars(PETSc.KSP.Type).items() if not k.startswith("_")}
+    known_pc = {v for k, v in vars(PETSc.PC.Type).items() if not k.startswith("_")}
+    problems = []
+    if spec.ksp_type is not None and spec.ksp_type not in known_ksp:
+        problems.append(f"{entry.name}: unknown KSP type {spec.ksp_type!r}")
+    pc_types = [spec.pc_type, spec.parallel]
+    problems += [f"{entry.name}: unknown PC type {t!r}" for t in pc_types
+                 if t is not None and t not in known_pc]
+    return problems

@@ -1,13 +1,19 @@
 """Validation of user input into a :class:`LinearSystem` that every backend can consume.
 
-All checks a user mistake can trip (shape, dtype, NaN/Inf, emptiness, squareness) live here,
-so no backend ever sees malformed input and no user sees a traceback from deep inside numpy,
-SciPy or PETSc.
+All checks a user mistake can trip live here, so no backend ever sees malformed input and no
+user sees a traceback from deep inside NumPy, SciPy, JAX or PETSc: shape, dtype (checked
+before any conversion), NaN/Inf, emptiness, squareness (:func:`as_system`), a non-callable
+``callback`` (:func:`check_callback`), a callable ``pc`` or a ``LinearOperator`` whose output
+has the wrong shape (:func:`checked_preconditioner`, :class:`CheckedOperator`). Also the one
+symmetry rule every backend follows (:func:`symmetric_tag`: a problem's tag when known, else
+a numerical test) and the duck-typed recognition of :class:`operators.Problem` inputs
+(:func:`is_problem`, :func:`is_grid_problem`).
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +21,12 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from solvers.errors import InvalidSystemError, NotSymmetricError
+from solvers.errors import InvalidOptionError, InvalidSystemError, NotSymmetricError
 
 _FLOATS = (np.float32, np.float64, np.complex64, np.complex128)
+#: How to convert an unsupported float or complex dtype (float16, longdouble, clongdouble).
+_DTYPE_FIXES = {"f": "{0}.astype(np.float32) or {0}.astype(np.float64)",
+                "c": "{0}.astype(np.complex128)"}
 
 
 @dataclass
@@ -26,7 +35,9 @@ class LinearSystem:
 
     ``op`` is a SciPy ``LinearOperator`` (always available), ``matrix`` the assembled sparse
     CSR matrix when there is one (``None`` for matrix-free input), ``problem`` the
-    :class:`operators.Problem` the input came from, if any.
+    :class:`operators.Problem` the input came from, if any (a grid problem when it has a
+    ``shape``: see :func:`is_grid_problem`). ``symmetric`` and ``positive_definite`` are the
+    problem's structure tags, ``None`` when unknown.
     """
 
     op: spla.LinearOperator
@@ -49,9 +60,20 @@ class LinearSystem:
 
         Matrix-free operators are tested on a random probe: ``|y^T A x - x^T A y|`` small.
         """
-        if self.symmetric is None:
-            self.symmetric = numerically_hermitian(self.matrix, self.op, tol)
+        self.symmetric = symmetric_tag(self.symmetric, self.matrix, self.op, tol)
         return self.symmetric
+
+    def require_matrix(self, what: str, part: str = "") -> sp.csr_matrix:
+        """The assembled CSR matrix, or :class:`InvalidSystemError` saying that ``what``
+        (e.g. ``"pc='ilu'"``) needs one (``part``: which part it reads, e.g. its diagonal)."""
+        if self.matrix is None:
+            needs = f" ({part})" if part else ""
+            raise InvalidSystemError(
+                f"{what} needs an assembled matrix{needs}, not a matrix-free LinearOperator; "
+                f"pass a SciPy sparse matrix or NumPy array, or use method='cg'/'gmres' with "
+                f"pc='none' or a callable pc"
+            )
+        return self.matrix
 
     def require_symmetric(self, method: str) -> None:
         """Raise :class:`NotSymmetricError` if the operator is found not symmetric."""
@@ -60,7 +82,7 @@ class LinearSystem:
     def fingerprint(self) -> tuple:
         """A cheap key that changes when the matrix values change (for reusing setups)."""
         if self.matrix is None:
-            return (id(self.op),)
+            return (id(getattr(self.op, "user", self.op)),)
         return matrix_fingerprint(self.matrix)
 
 
@@ -78,9 +100,56 @@ def matrix_fingerprint(M: sp.csr_matrix) -> tuple:
     return (M.shape, M.nnz, zlib.crc32(M.data.view(np.uint8)), zlib.crc32(M.indices))
 
 
+_PROBLEM_FIELDS = ("A", "b", "symmetric", "positive_definite")
+_GRID_FIELDS = ("shape", "spacing", "kind")
+
+
 def is_problem(A: Any) -> bool:
-    """Whether ``A`` is an :class:`operators.Problem` (duck-typed: ``A``, ``shape``, ``kind``)."""
-    return hasattr(A, "A") and hasattr(A, "shape") and hasattr(A, "kind")
+    """Whether ``A`` is an :class:`operators.Problem`: a system with structure tags.
+
+    Duck-typed on ``A``, ``b``, ``symmetric`` and ``positive_definite`` (``solvers`` does not
+    import ``operators``); any object with those fields is solved as its ``A``, its tags
+    trusted (``None`` = unknown, then tested).
+    """
+    return all(hasattr(A, name) for name in _PROBLEM_FIELDS)
+
+
+def is_grid_problem(A: Any) -> bool:
+    """Whether ``A`` is an :class:`operators.GridProblem`: a problem that also has a grid
+    (``shape``, ``spacing``, ``kind``), which matrix-free stencils and DCDM need."""
+    return is_problem(A) and all(hasattr(A, name) for name in _GRID_FIELDS)
+
+
+def symmetric_tag(tag: bool | None, matrix: Any = None, op: spla.LinearOperator | None = None,
+                  tol: float = 1e-12) -> bool:
+    """Whether to treat ``A`` as symmetric (Hermitian): the structure tag when known, else a
+    numerical test.
+
+    The one symmetry rule of every backend. ``tag`` is a problem's ``symmetric`` field (or
+    ``None``); ``matrix`` a SciPy sparse matrix or a petsc4py ``Mat`` (tested collectively
+    on its communicator by ``MatIsHermitian``, else ``MatIsSymmetric``, the same test for
+    PETSc's default real scalars; a matrix type with neither counts as not symmetric);
+    ``op`` a matrix-free ``LinearOperator`` when ``matrix`` is ``None``. See
+    :func:`numerically_hermitian` for the host test.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> symmetric_tag(None, sp.csr_matrix(np.array([[2.0, 1.0], [1.0, 2.0]])))
+    True
+    >>> symmetric_tag(False, sp.identity(2, format="csr"))     # the tag wins
+    False
+    """
+    if tag is not None:
+        return bool(tag)
+    if hasattr(matrix, "isHermitian"):  # petsc4py Mat
+        for test in (matrix.isHermitian, matrix.isSymmetric):
+            try:
+                return bool(test(tol))
+            except RuntimeError:  # PETSc.Error: this matrix type lacks the test
+                continue
+        return False
+    return bool(numerically_hermitian(matrix, op, tol))
 
 
 def numerically_hermitian(matrix: sp.csr_matrix | None, op: spla.LinearOperator,
@@ -98,14 +167,36 @@ def numerically_hermitian(matrix: sp.csr_matrix | None, op: spla.LinearOperator,
     return abs(lhs - rhs) <= 1e-8 * max(abs(lhs), abs(rhs), 1e-300)
 
 
+def check_dtype(dtype: Any, name: str = "A") -> np.dtype:
+    """Raise :class:`InvalidSystemError` unless ``dtype`` is float32/64 or complex64/128.
+
+    Called before any conversion (SciPy sparse cannot even hold float16, so a dense float16
+    ``A`` must be refused before it is turned into CSR).
+
+    Examples
+    --------
+    >>> check_dtype(np.float16)
+    Traceback (most recent call last):
+    ...
+    solvers.errors.InvalidSystemError: A has dtype float16, ... or A.astype(np.float64)
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biufc":
+        raise InvalidSystemError(f"{name} must hold numbers, not dtype {dtype}")
+    if dtype not in _FLOATS:
+        fix = _DTYPE_FIXES.get(dtype.kind, "{0}.astype(float)").format(name)
+        raise InvalidSystemError(
+            f"{name} has dtype {dtype}, which the solvers do not support (A and b must be "
+            f"floating point: float32, float64, complex64 or complex128); convert it with {fix}"
+        )
+    return dtype
+
+
 def result_dtype(*dtypes: np.dtype) -> np.dtype:
-    """The common floating dtype of the inputs; integer, bool or object dtypes are refused."""
-    for dtype in dtypes:
-        if dtype not in _FLOATS:
-            raise InvalidSystemError(
-                f"unsupported dtype {dtype}: A and b must be floating point (float32, float64, "
-                f"complex64 or complex128); convert with .astype(float)"
-            )
+    """The common floating dtype of ``A`` and ``b``; other dtypes refused by
+    :func:`check_dtype`."""
+    for dtype, name in zip(dtypes, ("A", "b"), strict=False):
+        check_dtype(dtype, name)
     return np.result_type(*dtypes)
 
 
@@ -162,24 +253,65 @@ def check_square(shape: tuple[int, ...], name: str = "A") -> int:
     return n
 
 
+class CheckedOperator(spla.LinearOperator):
+    """A user's ``LinearOperator`` whose products are checked for length.
+
+    SciPy reshapes what a ``matvec`` returns and fails with a bare ``ValueError`` deep inside
+    a Krylov loop when the length is wrong; this wrapper raises an
+    :class:`InvalidSystemError` that names the shapes instead. Exceptions raised by the
+    user's own code pass through unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse.linalg as spla
+    >>> bad = spla.LinearOperator((2, 2), matvec=lambda x: np.ones(3), dtype=float)
+    >>> CheckedOperator(bad).matvec(np.ones(2))
+    Traceback (most recent call last):
+    ...
+    solvers.errors.InvalidSystemError: A's matvec returned an array of shape (3,) ...
+    """
+
+    def __init__(self, user: spla.LinearOperator) -> None:
+        super().__init__(user.dtype, user.shape)
+        self.user = user
+
+    def _matvec(self, x: np.ndarray) -> np.ndarray:
+        return self._checked(self.user._matvec(x), x, "matvec", self.shape[0])
+
+    def _rmatvec(self, x: np.ndarray) -> np.ndarray:
+        return self._checked(self.user._rmatvec(x), x, "rmatvec", self.shape[1])
+
+    def _checked(self, y: Any, x: np.ndarray, name: str, m: int) -> np.ndarray:
+        y = np.asarray(y)
+        if y.size != m:
+            raise InvalidSystemError(
+                f"A's {name} returned an array of shape {y.shape} for an input of shape "
+                f"{x.shape}; a LinearOperator of shape {self.shape} must return {m} values. "
+                f"Fix the function passed as {name}= (or the operator's shape)"
+            )
+        return y
+
+
 def as_operator(A: Any) -> tuple[spla.LinearOperator, sp.csr_matrix | None]:
-    """``(LinearOperator, CSR matrix or None)`` for a host matrix; dtype and 2-D checked."""
+    """``(LinearOperator, CSR matrix or None)`` for a host matrix; dtype and 2-D checked.
+
+    A user's ``LinearOperator`` comes back wrapped in a :class:`CheckedOperator`.
+    """
     if sp.issparse(A):
-        if A.dtype.kind not in "biufc":
-            raise InvalidSystemError(f"A must hold numbers, not dtype {A.dtype}")
+        check_dtype(A.dtype)
         M = sp.csr_matrix(A)
         return spla.aslinearoperator(M), M
     if isinstance(A, spla.LinearOperator):
-        return A, None
+        check_dtype(A.dtype)
+        return CheckedOperator(A), None
     if isinstance(A, np.ndarray | list | tuple) or hasattr(A, "__array__"):
         try:
             arr = np.asarray(A)
         except Exception as exc:
             raise InvalidSystemError(f"A must be a 2-D array of numbers: {exc}") from None
-        if arr.dtype.kind not in "biufc":
-            raise InvalidSystemError(f"A must hold numbers, not dtype {arr.dtype}")
         if arr.ndim != 2:
             raise InvalidSystemError(f"A must be 2-D (a matrix), got shape {arr.shape}")
+        check_dtype(arr.dtype)
         M = sp.csr_matrix(arr)
         return spla.aslinearoperator(M), M
     raise InvalidSystemError(
@@ -188,14 +320,85 @@ def as_operator(A: Any) -> tuple[spla.LinearOperator, sp.csr_matrix | None]:
     )
 
 
+def check_callback(callback: Any) -> Callable[[np.ndarray], Any] | None:
+    """``callback`` itself if it is ``None`` or callable; else :class:`InvalidOptionError`.
+
+    Examples
+    --------
+    >>> check_callback(3)
+    Traceback (most recent call last):
+    ...
+    solvers.errors.InvalidOptionError: callback must be a function callback(xk) or None, ...
+    """
+    if callback is not None and not callable(callback):
+        raise InvalidOptionError(
+            f"callback must be a function callback(xk) or None, not {type(callback).__name__} "
+            f"{callback!r}; it is called with the current iterate after each iteration"
+        )
+    return callback
+
+
+def check_pc_shape(shape: tuple[int, ...], n: int, pc: Any = "pc") -> None:
+    """Raise :class:`InvalidOptionError` unless a callable ``pc``'s output ``shape`` is
+    ``(n,)`` or ``(n, 1)`` (also usable at trace time on JAX: ``jax.eval_shape``)."""
+    if tuple(shape) not in ((n,), (n, 1)):
+        raise InvalidOptionError(
+            f"the preconditioner pc={_name(pc)} returned an array of shape {tuple(shape)} for a "
+            f"residual of shape ({n},); a callable pc must map r to z ~ A^-1 r of the same "
+            f"shape ({n},)"
+        )
+
+
+def _name(function: Any) -> str:
+    return getattr(function, "__name__", repr(function))
+
+
+def checked_preconditioner(function: Callable[[np.ndarray], Any], n: int,
+                           dtype: np.dtype) -> spla.LinearOperator:
+    """A user's function ``r -> z`` (``z ~ A^{-1} r``) as a ``LinearOperator`` whose every
+    application is checked.
+
+    ``z`` must have the shape of ``r`` (:func:`check_pc_shape`), hold numbers, and be finite
+    whenever ``r`` is; otherwise :class:`InvalidOptionError` names the pc and the shapes.
+    Exceptions raised inside ``function`` pass through unchanged (they are the user's).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = checked_preconditioner(lambda r: r / 2, 3, np.dtype(np.float64))
+    >>> M.matvec(np.ones(3))
+    array([0.5, 0.5, 0.5])
+    >>> checked_preconditioner(lambda r: r[:2], 3, np.dtype(np.float64)).matvec(np.ones(3))
+    Traceback (most recent call last):
+    ...
+    solvers.errors.InvalidOptionError: the preconditioner pc=<lambda> returned ... shape (2,) ...
+    """
+
+    def apply(r: np.ndarray) -> np.ndarray:
+        z = np.asarray(function(r))
+        check_pc_shape(z.shape, n, function)
+        if z.dtype.kind not in "biufc":
+            raise InvalidOptionError(
+                f"the preconditioner pc={_name(function)} returned "
+                f"dtype {z.dtype}; it must return numbers ({dtype})"
+            )
+        if not np.all(np.isfinite(z)) and np.all(np.isfinite(r)):
+            raise InvalidOptionError(
+                f"the preconditioner pc={_name(function)} returned "
+                f"NaN or Inf for a finite residual; check that it is defined for this A"
+            )
+        return z
+
+    return spla.LinearOperator((n, n), matvec=apply, dtype=dtype)
+
+
 def as_system(A: Any, b: Any) -> LinearSystem:
     """Validate ``(A, b)`` and return a :class:`LinearSystem` with a common floating dtype."""
     problem = None
     symmetric = positive_definite = None
     if is_problem(A):
-        problem = A
-        symmetric, positive_definite = A.symmetric, A.positive_definite
-        A = A.A
+        problem, A = A, A.A
+        symmetric, positive_definite = problem.symmetric, problem.positive_definite
     op, matrix = as_operator(A)
     n = check_square(op.shape)
     vec = as_vector(b, n)

@@ -13,12 +13,25 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import operators
-from sciml.bandits import BinnedContextualBandit, ChebCB, TsallisINF
-from sciml.bandits.omega import DEFAULT_OMEGAS, OmegaBandit
-from sciml.bandits.sor import BanditSOR, BanditSSOR
-from sciml.bandits.tuning import best_fixed_omega, cost_table
+from sciml.bandits import (
+    DEFAULT_OMEGAS,
+    BanditError,
+    BanditSOR,
+    BanditSSOR,
+    BanditState,
+    BinnedContextualBandit,
+    ChebCB,
+    OmegaBandit,
+    TsallisINF,
+    best_fixed_omega,
+    cost_table,
+)
+from sciml.bandits import register as bandit_plugin
+from sciml.bandits.omega import STATE_KIND, STATE_VERSION
+from sciml.persist import ResumeMismatchError, StateFileError, read_state
 from solvers import Solver, registry, solve
 from solvers.errors import InvalidOptionError, InvalidSystemError
+from solvers.stopping import StoppingRule
 from solvers.system import as_system
 
 RTOL = 1e-8
@@ -39,6 +52,10 @@ def _run(solver: Solver, problems: list[operators.Problem]) -> list[int]:
     return [solver.solve(p, p.b).iterations for p in problems]
 
 
+def _state(solver: Solver, kind: str = "method", name: str = "bandit-sor") -> BanditState:
+    return solver.states[(kind, name)]
+
+
 # ------------------------------------------------------------------ registration, one step
 def test_names_are_registered_through_entry_points():
     assert "bandit-sor" in registry.names("method")
@@ -53,8 +70,10 @@ def test_plain_solve_runs_one_step_and_matches_direct(sequence, method, pc):
     assert res.converged and res.residual_norm <= RTOL * np.linalg.norm(p.b)
     exact = _exact(p)
     assert np.linalg.norm(res.x - exact) <= 1e4 * RTOL * np.linalg.norm(exact)
+    assert isinstance(res.state, BanditState) and len(res.state.records) == 1
+    assert res.state.records[0]["loss"] == res.iterations / 1000  # maxiter = 10 n = 1000
     if pc is None:
-        assert res.info["omega"] in DEFAULT_OMEGAS and res.info["loss"] == res.iterations / 1000
+        assert res.info["omega"] == res.state.records[0]["omega"] in DEFAULT_OMEGAS
 
 
 def test_bandit_sor_solves_non_problem_input_and_warm_starts(sequence):
@@ -70,8 +89,7 @@ def test_ssor_operator_is_the_ssor_inverse_of_the_drawn_omega(sequence):
     pc = BanditSSOR(omegas=[1.2, 1.7], seed=3)
     system = as_system(p, p.b)
     op = pc.setup(system)
-    pc.before_solve(system, Solver(rtol=RTOL).stop)
-    omega = pc.omega
+    omega = pc.before_solve(system, StoppingRule(RTOL), pc.initial_state()).omega
     A = p.A.toarray()
     D, L, U = np.diag(np.diag(A)), np.tril(A, -1), np.triu(A, 1)
     # textbook SSOR: M = (D + w L) D^{-1} (D + w U) / (w (2 - w))
@@ -96,16 +114,16 @@ def test_sequence_beats_gauss_seidel(sequence, cost_scale):
     gauss_seidel = Solver(method="sor", rtol=RTOL, omega=1.0)
     ours, gs = sum(_run(bandit, sequence)), sum(_run(gauss_seidel, sequence))
     assert ours < 0.6 * gs, (ours, gs)
-    learner = bandit.component("method", "bandit-sor")
-    assert learner.bandit.t == len(sequence) and len(learner.records) == len(sequence)
-    p = learner.probabilities()
+    state = _state(bandit)
+    assert state.learner.t == len(sequence) and len(state.records) == len(sequence)
+    p = state.probabilities()
     # the learner moved its weight towards the fast omegas (1.4 .. 1.8) on this sequence
-    fast = (learner.omegas >= 1.4) & (learner.omegas <= 1.8)
+    fast = (state.omegas >= 1.4) & (state.omegas <= 1.8)
     assert p[fast].sum() > fast.mean() + 0.1, p
 
 
 @pytest.mark.parametrize("options", [{}, {"context": "shift", "bins": (-0.15, 0.45, 4)},
-                                     {"contextual": "chebcb", "bins": (-0.15, 0.45, 1)}])
+                                     {"learner": "chebcb", "bins": (-0.15, 0.45, 1)}])
 def test_save_load_continues_identically(sequence, tmp_path, options):
     problems, half = sequence[:40], 20
     whole = Solver(method="bandit-sor", rtol=RTOL, seed=7, **options)
@@ -113,32 +131,35 @@ def test_save_load_continues_identically(sequence, tmp_path, options):
     first = Solver(method="bandit-sor", rtol=RTOL, seed=7, **options)
     _run(first, problems[:half])
     path = tmp_path / "bandit.json"
-    first.component("method", "bandit-sor").save(path)
+    assert _state(first).save(path) == path
     second = Solver(method="bandit-sor", rtol=RTOL, seed=7, resume=path, **options)
     _run(second, problems[half:])
-    a, b = whole.component("method", "bandit-sor"), second.component("method", "bandit-sor")
+    a, b = _state(whole), _state(second)
     np.testing.assert_array_equal(a.chosen_omegas, b.chosen_omegas)
     np.testing.assert_array_equal(a.iterations, b.iterations)
     assert a.state_dict() == b.state_dict()
 
 
 def test_load_refuses_other_options(sequence, tmp_path):
+    p = sequence[0]
     s = Solver(method="bandit-sor", rtol=RTOL)
     _run(s, sequence[:3])
     path = tmp_path / "state.json"
-    s.component("method", "bandit-sor").save(path)
-    with pytest.raises(InvalidOptionError, match="omegas"):
-        BanditSOR(omegas=[1.0, 1.5], resume=path)
-    with pytest.raises(InvalidOptionError, match="no bandit state file"):
-        BanditSOR(resume=tmp_path / "missing.json")
+    _state(s).save(path)
+    with pytest.raises(ResumeMismatchError, match="omegas: saved="):
+        BanditSOR(omegas=[1.0, 1.5], resume=path).initial_state()
+    with pytest.raises(ResumeMismatchError, match="learner: saved='tsallis' now='chebcb'"):
+        BanditSOR(learner="chebcb", bins=(0.0, 1.0, 2), resume=path).initial_state()
+    with pytest.raises(StateFileError, match="does not exist"):
+        Solver(method="bandit-sor", resume=tmp_path / "missing.json").solve(p.A, p.b)
 
 
 def test_bandit_ssor_inside_cg_updates_its_bandit(sequence):
     s = Solver(method="cg", pc="bandit-ssor", rtol=RTOL, seed=2)
     results = [s.solve(p, p.b) for p in sequence[:30]]
     assert all(r.converged for r in results)
-    pc = s.component("pc", "bandit-ssor")
-    assert pc.bandit.t == 30 and pc.pending is None
+    pc = _state(s, "pc", "bandit-ssor")
+    assert pc.learner.t == 30 and pc.pending is None and results[-1].state is pc
     assert [r["iterations"] for r in pc.records] == [r.iterations for r in results]
     assert len(set(pc.chosen_omegas)) > 1
     # the cached operator really applied the omega drawn for each solve
@@ -149,17 +170,17 @@ def test_bandit_ssor_inside_cg_updates_its_bandit(sequence):
 def test_contextual_variants_read_the_context(sequence):
     shifts = [p.params["shift"] for p in sequence[:20]]
     binned = Solver(method="bandit-sor", rtol=RTOL, context="shift", bins=(-0.15, 0.45, 4))
-    cheb = Solver(method="bandit-sor", rtol=RTOL, contextual="chebcb", bins=[-0.15, 0.45])
+    cheb = Solver(method="bandit-sor", rtol=RTOL, learner="chebcb", bins=[-0.15, 0.45])
     by_callable = Solver(method="bandit-sor", rtol=RTOL, bins=(3.8, 4.5, 3),
                          context=lambda p: float(p.A.diagonal().mean()))
     for s in (binned, cheb, by_callable):
         assert all(r.converged for r in (s.solve(p, p.b) for p in sequence[:20]))
-    b = binned.component("method", "bandit-sor")
-    assert isinstance(b.bandit, BinnedContextualBandit)
+    b = _state(binned)
+    assert isinstance(b.learner, BinnedContextualBandit)
     assert [r["context"] for r in b.records] == shifts
     assert b.probabilities(0.1).shape == DEFAULT_OMEGAS.shape
-    assert isinstance(cheb.component("method", "bandit-sor").bandit, ChebCB)
-    contexts = [r["context"] for r in by_callable.component("method", "bandit-sor").records]
+    assert isinstance(_state(cheb).learner, ChebCB)
+    contexts = [r["context"] for r in _state(by_callable).records]
     np.testing.assert_allclose(contexts, np.array(shifts) + 4.0)
 
 
@@ -167,13 +188,13 @@ def test_failed_solves_cost_a_loss_of_one(sequence):
     p = sequence[3]
     s = Solver(method="bandit-sor", rtol=RTOL, maxiter=5)
     res = s.solve(p, p.b)
-    assert not res.converged and s.component("method", "bandit-sor").records[-1]["loss"] == 1.0
+    assert not res.converged and _state(s).records[-1]["loss"] == 1.0
     # SOR on an indefinite matrix diverges: reason diverged_*, loss 1
     A = sp.csr_matrix(np.array([[1.0, 3.0], [3.0, 1.0]]))
     s = Solver(method="bandit-sor", omegas=[1.5], cost_scale="mean")
     res = s.solve(A, np.ones(2))
     assert res.reason.value.startswith("diverged")
-    assert s.component("method", "bandit-sor").records[-1]["loss"] == 1.0
+    assert _state(s).records[-1]["loss"] == 1.0
 
 
 def test_cost_table_and_best_fixed_omega(sequence):
@@ -205,25 +226,38 @@ def test_bad_omega_grid(sequence, omegas):
     ({"context": "shift"}, "bins"),
     ({"context": "shift", "bins": (0.5, 0.1, 3)}, "bins"),
     ({"context": "shift", "bins": [0.3]}, "bins"),
-    ({"bins": (0.0, 1.0, 3)}, "context"),
-    ({"context": "shift", "contextual": False}, "contextual"),
-    ({"contextual": "ucb"}, "contextual"),
+    ({"bins": (0.0, 1.0, 3)}, "context= and bins= need a contextual learner"),
+    ({"learner": "tsallis", "context": "shift"}, "learner='binned' or learner='chebcb'"),
+    ({"learner": "ucb"}, "learner must be one of 'tsallis', 'binned', 'chebcb'"),
+    ({"learner": "chebcb"}, "needs bins"),
+    ({"learner": TsallisINF(3, seed=0)}, "Learner over len\\(omegas\\) = 20 arms"),
+    ({"learner": object()}, "learner must be"),
+    ({"learner": TsallisINF(20, seed=0), "learner_options": {"eta_scale": 1.0}}, "comes config"),
     ({"context": 3.0, "bins": (0.0, 1.0, 2)}, "context"),
-    ({"cost_scale": 0}, "cost_scale"),
-    ({"cost_scale": "max"}, "cost_scale"),
+    ({"cost_scale": 0}, "scale must be"),
+    ({"cost_scale": "max"}, "scale must be"),
     ({"seed": -1}, "seed"),
     ({"learner_options": {"eta": 1.0}}, "eta"),
 ])
 def test_bad_options(options, match):
-    with pytest.raises(InvalidOptionError, match=match):
+    with pytest.raises(BanditError, match=match):
         OmegaBandit(**options)
+
+
+@pytest.mark.parametrize("contextual", [True, False, "binned", "chebcb", "ucb"])
+def test_contextual_is_replaced_by_learner(sequence, contextual):
+    with pytest.raises(InvalidOptionError, match="contextual=.* was replaced by learner=: use "):
+        OmegaBandit(contextual=contextual)
+    p = sequence[0]
+    with pytest.raises(InvalidOptionError, match="use learner='binned'"):
+        solve(p, p.b, "bandit-sor", contextual=contextual, context="shift", bins=(0.0, 1.0, 2))
 
 
 def test_bad_context_at_solve_time(sequence):
     p = sequence[0]
-    with pytest.raises(InvalidOptionError, match="names a parameter"):
+    with pytest.raises(BanditError, match="names a parameter"):
         solve(p.A, p.b, "bandit-sor", context="shift", bins=(0.0, 1.0, 2))
-    with pytest.raises(InvalidOptionError, match="finite real"):
+    with pytest.raises(BanditError, match="finite real"):
         solve(p, p.b, "bandit-sor", context=lambda p: float("nan"), bins=(0.0, 1.0, 2))
 
 
@@ -236,6 +270,102 @@ def test_matrix_free_input_is_refused(sequence):
 def test_tsallis_state_is_inspectable(sequence):
     s = Solver(method="bandit-sor", rtol=RTOL, omegas=[1.0, 1.5, 1.9])
     _run(s, sequence[:5])
-    b = s.component("method", "bandit-sor")
-    assert isinstance(b.bandit, TsallisINF) and len(b.bandit.history) == 5
+    b = _state(s)
+    assert isinstance(b.learner, TsallisINF) and len(b.learner.history) == 5
     assert b.best_omega() in (1.0, 1.5, 1.9) and "rounds=5" in repr(b)
+
+
+# ------------------------------------------------------------------ carried state, one round
+def test_one_round_per_user_visible_solve_even_with_a_restart(sequence):
+    """The core's order on a refinement restart: before_solve once, solve twice (same state),
+    after_solve once with the final result -> exactly one round, with one omega."""
+    p = sequence[4]
+    method = BanditSOR(omegas=[1.3, 1.6], seed=5)
+    system, stop = as_system(p, p.b), StoppingRule(RTOL)
+    state = method.before_solve(system, stop, method.initial_state())
+    method.setup(system)
+    first = method.solve(system, p.b, None, None, StoppingRule(1e-3), state=state)
+    second = method.solve(system, p.b, first.x, None, stop, state=first.state)
+    assert first.state is second.state is state and state.pending is not None
+    assert first.info["arm"] == second.info["arm"] == state.pending["arm"]
+    assert state.learner.t == 0 and state.records == []  # solve never learns
+    result = solve(p, p.b, "sor", rtol=RTOL, omega=state.omega)
+    state = method.after_solve(result, second.state)
+    assert state.learner.t == 1 and len(state.records) == 1 and state.pending is None
+    assert state.records[0]["iterations"] == result.iterations
+    assert method.after_solve(result, state).learner.t == 1  # nothing pending: no new round
+
+
+class OverConfidentBanditSOR(BanditSOR):
+    """Reports its first run of each solve as converged at 1000x the tolerance, so the core
+    restarts it; records the arm of every run."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.runs: list[int] = []
+
+    def solve(self, system, b, x0, M, stop, callback=None, state=None):
+        loose = StoppingRule(stop.rtol * 1e3, stop.atol, stop.maxiter) if x0 is None else stop
+        self.runs.append(state.pending["arm"])
+        return super().solve(system, b, x0, M, loose, callback, state=state)
+
+
+@pytest.fixture
+def overconfident():
+    registry.register("bandit-sor", OverConfidentBanditSOR, "method", replace=True)
+    yield
+    bandit_plugin.register()
+
+
+def test_refinement_restart_does_not_update_the_bandit_twice(sequence, overconfident):
+    s = Solver(method="bandit-sor", rtol=RTOL, seed=3)
+    results = [s.solve(p, p.b) for p in sequence[:4]]
+    runs = s.component("method", "bandit-sor").runs
+    assert all(r.converged for r in results)
+    assert len(runs) == 8 and runs[0::2] == runs[1::2]  # two runs per solve, one omega
+    state = _state(s)
+    assert state.learner.t == 4 and [r["arm"] for r in state.records] == runs[0::2]
+    assert [r["iterations"] for r in state.records] == [r.iterations for r in results]
+
+
+def test_solve_without_a_drawn_omega_says_what_to_do(sequence):
+    p = sequence[0]
+    method = BanditSOR()
+    system = as_system(p, p.b)
+    with pytest.raises(BanditError, match="call before_solve"):
+        method.solve(system, p.b, None, None, StoppingRule(RTOL), state=method.initial_state())
+
+
+def test_state_goes_in_and_comes_out(sequence):
+    """An explicit state continues where it was left; the component keeps none of it."""
+    s = Solver(method="bandit-sor", rtol=RTOL, seed=4)
+    _run(s, sequence[:5])
+    state = _state(s)
+    other = Solver(method="bandit-sor", rtol=RTOL, seed=4)
+    res = other.solve(sequence[5], sequence[5].b, state=state)
+    assert res.state is state and len(state.records) == 6 and _state(other) is state
+    fresh = s.component("method", "bandit-sor").initial_state()
+    assert fresh.learner.t == 0 and fresh.records == []
+
+
+def test_learner_instance_is_copied_as_the_initial_state(sequence):
+    template = ChebCB(len(DEFAULT_OMEGAS), (-0.15, 0.45), seed=9, degree=2)
+    s = Solver(method="bandit-sor", rtol=RTOL, learner=template, context="shift")
+    assert all(r.converged for r in (s.solve(p, p.b) for p in sequence[:6]))
+    assert _state(s).learner.t == 6 and template.t == 0
+    assert _state(s).learner.config() == template.config()
+
+
+def test_save_writes_a_versioned_state_file_through_persist(sequence, tmp_path):
+    s = Solver(method="bandit-sor", rtol=RTOL, learner="binned", context="shift",
+               bins=(-0.15, 0.45, 3), cost_scale="mean")
+    _run(s, sequence[:6])
+    state = _state(s)
+    path = state.save(tmp_path / "omega.json")
+    payload = read_state(path, STATE_KIND, STATE_VERSION)
+    assert payload["config"]["learner"] == "binned" and len(payload["records"]) == 6
+    loaded = BanditSOR(learner="binned", context="shift", bins=(-0.15, 0.45, 3),
+                       cost_scale="mean", resume=path).initial_state()
+    assert loaded.state_dict() == state.state_dict() and loaded.normaliser.count == 6
+    with pytest.raises(StateFileError, match="holds kind"):
+        read_state(path, "other", STATE_VERSION)

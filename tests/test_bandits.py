@@ -1,4 +1,4 @@
-"""Tests for sciml.bandits: ½-Tsallis-INF, the binned contextual bandit, helpers."""
+"""Tests for sciml.bandits' learners (½-Tsallis-INF, binned contextual, ChebCB) and helpers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sciml.bandits import (
+    BanditError,
     BinnedContextualBandit,
     ChebCB,
     CostNormaliser,
@@ -22,6 +23,7 @@ from sciml.bandits import (
     inverse_gap_weighting,
     tsallis_probabilities,
 )
+from solvers.errors import InvalidOptionError
 
 K, T, BEST = 20, 5000, 7
 
@@ -86,10 +88,9 @@ def test_tsallis_adversarial_switch_recovers():
 def test_tsallis_initial_state_and_learning_rate():
     bandit = TsallisINF(5, seed=0, eta_scale=3.0)
     np.testing.assert_allclose(bandit.probabilities(), np.full(5, 0.2))
-    assert bandit.eta == 3.0 and bandit.t == 0 and bandit.pending is None
+    assert bandit.eta == 3.0 and bandit.t == 0
     a = bandit.select()
-    assert bandit.pending == a
-    np.testing.assert_allclose(bandit.probabilities(), np.full(5, 0.2))  # fixed while pending
+    np.testing.assert_allclose(bandit.probabilities(), np.full(5, 0.2))  # select changes nothing
     bandit.update(a, 1.0)
     assert bandit.t == 1 and math.isclose(bandit.eta, 3.0 / math.sqrt(2))
     assert bandit.history == [(a, 1.0)]
@@ -155,16 +156,19 @@ def test_tsallis_fuzzed_losses_keep_a_valid_distribution(losses, n_arms, seed):
     json.dumps(bandit.state_dict())
 
 
-def test_tsallis_save_load_continues_identically(tmp_path):
+def roundtrip(learner):
+    """``type(learner).from_state`` of its state dict after a JSON round trip."""
+    return type(learner).from_state(json.loads(json.dumps(learner.state_dict())))
+
+
+def test_tsallis_state_dict_round_trip_continues_identically():
     table = stochastic_table(4, n_rounds=800)
     reference = TsallisINF(K, seed=9)
     ref_arms = play(reference, table)
 
     first = TsallisINF(K, seed=9)
     arms_a = play(first, table[:300])
-    path = tmp_path / "tsallis.json"
-    first.save(path)
-    resumed = TsallisINF.load(path)
+    resumed = roundtrip(first)
     assert resumed.state_dict() == first.state_dict()
     arms_b = play(resumed, table[300:])
 
@@ -174,17 +178,15 @@ def test_tsallis_save_load_continues_identically(tmp_path):
     assert resumed.state_dict() == reference.state_dict()
 
 
-def test_tsallis_save_load_with_pending_selection(tmp_path):
+def test_tsallis_saved_between_select_and_update_continues_identically():
+    """Nothing is pending inside a learner: update recomputes the probability of the arm."""
     reference = TsallisINF(6, seed=2)
     other = TsallisINF(6, seed=2)
     for _ in range(50):
         a, b = reference.select(), other.select()
         assert a == b
         reference.update(a, a / 6)
-        path = tmp_path / "pending.json"
-        other.save(path)  # saved between select and update
-        other = TsallisINF.load(path)
-        assert other.pending == b
+        other = roundtrip(other)  # saved between select and update
         other.update(b, b / 6)
     assert other.state_dict() == reference.state_dict()
 
@@ -194,7 +196,7 @@ def test_state_dict_is_plain_json():
     play(bandit, np.full((10, 3), 0.5))
     d = bandit.state_dict()
     assert json.loads(json.dumps(d)) == d
-    assert TsallisINF.from_state_dict(json.loads(json.dumps(d))).state_dict() == d
+    assert TsallisINF.from_state(json.loads(json.dumps(d))).state_dict() == d
 
 
 # --------------------------------------------------------------------------- bad inputs
@@ -202,17 +204,18 @@ def test_state_dict_is_plain_json():
 def test_update_rejects_bad_loss(loss):
     bandit = TsallisINF(3, seed=0)
     a = bandit.select()
-    with pytest.raises(ValueError, match=r"loss must be .*\[0, 1\].*CostNormaliser"):
+    with pytest.raises(BanditError, match=r"loss must be .*\[0, 1\].*CostNormaliser"):
         bandit.update(a, loss)
-    assert bandit.pending == a and bandit.t == 0  # nothing changed; a valid update still works
+    assert bandit.t == 0 and not bandit.cumulative_loss_estimates.any()  # nothing changed
     bandit.update(a, 0.5)
+    assert bandit.t == 1
 
 
 @pytest.mark.parametrize("n_arms", [0, -3, 2.5, "4", None, True])
 def test_rejects_bad_n_arms(n_arms):
-    with pytest.raises(ValueError, match="n_arms must be an integer >= 1"):
+    with pytest.raises(BanditError, match="n_arms must be an integer >= 1"):
         TsallisINF(n_arms, seed=0)
-    with pytest.raises(ValueError, match="n_arms must be an integer >= 1"):
+    with pytest.raises(InvalidOptionError, match="n_arms must be an integer >= 1"):
         BinnedContextualBandit(n_arms, (0.0, 1.0, 2), seed=0)
 
 
@@ -226,46 +229,27 @@ def test_rejects_bad_n_arms(n_arms):
     ],
 )
 def test_rejects_bad_seed_and_eta_scale(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(BanditError, match=match):
         TsallisINF(3, **kwargs)
 
 
-def test_update_without_select_raises():
+@pytest.mark.parametrize("arm", [-1, 3, 1.0, "0", None, True])
+def test_update_rejects_an_arm_out_of_range(arm):
     bandit = TsallisINF(3, seed=0)
-    with pytest.raises(ValueError, match=r"without a pending selection; call select\(\) first"):
-        bandit.update(0, 0.5)
-    a = bandit.select()
-    bandit.update(a, 0.5)
-    with pytest.raises(ValueError, match="without a pending selection"):
-        bandit.update(a, 0.5)  # the same selection cannot be updated twice
+    with pytest.raises(BanditError, match=r"arm must be an integer in \[0, 2\]"):
+        bandit.update(arm, 0.5)
+    assert bandit.t == 0
 
 
-def test_update_with_wrong_arm_raises():
-    bandit = TsallisINF(3, seed=0)
-    a = bandit.select()
-    with pytest.raises(ValueError, match=f"pending selection from select\\(\\) is arm {a}"):
-        bandit.update((a + 1) % 3, 0.5)
-
-
-def test_select_twice_raises_and_cancel_recovers():
-    bandit = TsallisINF(3, seed=0)
-    a = bandit.select()
-    with pytest.raises(ValueError, match=f"arm {a} is still pending.*cancel"):
-        bandit.select()
-    bandit.cancel()
-    assert bandit.pending is None and bandit.t == 0
-    b = bandit.select()
-    bandit.update(b, 0.0)
-    assert bandit.t == 1
-
-
-def test_from_state_dict_rejects_foreign_dict():
-    with pytest.raises(ValueError, match="not a TsallisINF state dict"):
-        TsallisINF.from_state_dict({"kind": "Other"})
+def test_from_state_rejects_foreign_or_inconsistent_dict():
+    with pytest.raises(BanditError, match="not a TsallisINF state dict"):
+        TsallisINF.from_state({"kind": "Other"})
+    with pytest.raises(BanditError, match="not a TsallisINF state dict"):
+        TsallisINF.from_state([1, 2])
     d = TsallisINF(2, seed=0).state_dict()
-    d["version"] = 99
-    with pytest.raises(ValueError, match="unsupported TsallisINF state version"):
-        TsallisINF.from_state_dict(d)
+    d["cum_loss"] = [0.0, 0.0, 0.0]
+    with pytest.raises(BanditError, match=r"cum_loss has shape \(3,\), expected \(2,\)"):
+        TsallisINF.from_state(d)
 
 
 # --------------------------------------------------------------------------- contextual
@@ -280,11 +264,12 @@ def contextual_table(seed: int, n_rounds: int):
     return contexts, costs
 
 
-def play_contextual(cb: BinnedContextualBandit, contexts, costs) -> np.ndarray:
+def play_contextual(cb, contexts, costs) -> np.ndarray:
+    """Play a contextual learner (binned or ChebCB) on ``costs`` with ``contexts``."""
     arms = np.empty(len(contexts), dtype=int)
     for t, c in enumerate(contexts):
         a = cb.select(float(c))
-        cb.update(a, float(costs[t, a]))
+        cb.update(a, float(costs[t, a]), float(c))
         arms[t] = a
     return arms
 
@@ -316,12 +301,12 @@ def test_contextual_bins_are_independent_of_visit_order():
     cb1 = BinnedContextualBandit(5, [0.0, 1.0, 2.0, 3.0], seed=4)
     cb2 = BinnedContextualBandit(5, [0.0, 1.0, 2.0, 3.0], seed=4)
     a1 = cb1.select(0.5)
-    cb1.update(a1, 0.3)
+    cb1.update(a1, 0.3, 0.5)
     a_other = cb2.select(2.5)  # cb2 visits another bin first
-    cb2.update(a_other, 0.3)
+    cb2.update(a_other, 0.3, 2.5)
     a2 = cb2.select(0.5)
     assert a2 == a1
-    cb2.update(a2, 0.3)
+    cb2.update(a2, 0.3, 0.5)
     assert cb1.learners[0].state_dict() == cb2.learners[0].state_dict()
     assert cb1.learners[0].seed != cb2.learners[2].seed
 
@@ -334,10 +319,9 @@ def test_contextual_bin_index_and_clipping():
     assert cb.bin_index(1.0) == 1
     assert cb.bin_index(7.0) == 1
     np.testing.assert_allclose(cb.probabilities(0.5), np.full(3, 1 / 3))
-    with pytest.raises(ValueError, match="context must be a finite real number"):
-        cb.select(float("nan"))
-    with pytest.raises(ValueError, match="context must be a finite real number"):
-        cb.select("0.5")
+    for bad in (float("nan"), "0.5", None):
+        with pytest.raises(BanditError, match="context must be a finite real number"):
+            cb.select(bad)
 
 
 def test_bin_edges_forms_and_errors():
@@ -352,44 +336,41 @@ def test_bin_edges_forms_and_errors():
         bin_edges((1.0, 0.0, 3))
     with pytest.raises(ValueError, match="n_bins"):
         bin_edges((0.0, 1.0, 0))
+    with pytest.raises(BanditError, match="at least two bin edges"):
+        bin_edges("fast")
 
 
-def test_contextual_save_load_continues_identically(tmp_path):
-    contexts, costs = contextual_table(101, 1200)
-    reference = BinnedContextualBandit(K, (0.0, 1.0, 3), seed=8)
+@pytest.mark.parametrize(("make", "n", "cut"), [
+    (lambda: BinnedContextualBandit(K, (0.0, 1.0, 3), seed=8), 1200, 500),
+    (lambda: ChebCB(K, (0.0, 1.0), seed=3, degree=3), 600, 250),
+])
+def test_contextual_state_round_trip_continues_identically(make, n, cut):
+    """Saved between a select and its update, a contextual learner continues exactly."""
+    contexts, costs = contextual_table(101, n)
+    reference = make()
     ref_arms = play_contextual(reference, contexts, costs)
-
-    first = BinnedContextualBandit(K, (0.0, 1.0, 3), seed=8)
-    arms_a = play_contextual(first, contexts[:500], costs[:500])
-    first.select(float(contexts[500]))  # save with a selection pending
-    path = tmp_path / "contextual.json"
-    first.save(path)
-    resumed = BinnedContextualBandit.load(path)
-    a = resumed.pending
-    resumed.update(a, float(costs[500, a]))
-    arms_b = play_contextual(resumed, contexts[501:], costs[501:])
-
+    first = make()
+    arms_a = play_contextual(first, contexts[:cut], costs[:cut])
+    a = first.select(float(contexts[cut]))
+    resumed = roundtrip(first)
+    resumed.update(a, float(costs[cut, a]), float(contexts[cut]))
+    arms_b = play_contextual(resumed, contexts[cut + 1:], costs[cut + 1:])
     np.testing.assert_array_equal(np.concatenate([arms_a, [a], arms_b]), ref_arms)
     assert resumed.state_dict() == reference.state_dict()
-    d = resumed.state_dict()
-    assert json.loads(json.dumps(d)) == d
 
 
 def test_contextual_bad_inputs():
     cb = BinnedContextualBandit(4, (0.0, 1.0, 2), seed=0)
-    with pytest.raises(ValueError, match="without a pending selection"):
-        cb.update(0, 0.5)
     a = cb.select(0.2)
-    with pytest.raises(ValueError, match="still pending"):
-        cb.select(0.7)
-    with pytest.raises(ValueError, match=r"loss must be in \[0, 1\]"):
-        cb.update(a, 2.0)
-    with pytest.raises(ValueError, match="pending selection from select"):
-        cb.update((a + 1) % 4, 0.5)
-    cb.cancel()
-    assert cb.pending is None
-    with pytest.raises(ValueError, match="not a BinnedContextualBandit state dict"):
-        BinnedContextualBandit.from_state_dict(TsallisINF(2, seed=0).state_dict())
+    with pytest.raises(BanditError, match=r"loss must be a real number in \[0, 1\]"):
+        cb.update(a, 2.0, 0.2)
+    with pytest.raises(BanditError, match=r"arm must be an integer in \[0, 3\]"):
+        cb.update(4, 0.5, 0.2)
+    with pytest.raises(BanditError, match="context must be a finite real number"):
+        cb.update(a, 0.5)  # the context of the round is needed
+    assert cb.t == 0 and cb.history == []
+    with pytest.raises(BanditError, match="not a BinnedContextualBandit state dict"):
+        BinnedContextualBandit.from_state(TsallisINF(2, seed=0).state_dict())
 
 
 # --------------------------------------------------------------------------- ChebCB
@@ -406,20 +387,11 @@ def smooth_table(seed: int, n_rounds: int):
     return contexts, costs
 
 
-def play_chebcb(cb: ChebCB, contexts, costs) -> np.ndarray:
-    arms = np.empty(len(contexts), dtype=int)
-    for t, c in enumerate(contexts):
-        a = cb.select(float(c))
-        cb.update(a, float(costs[t, a]))
-        arms[t] = a
-    return arms
-
-
 def test_chebcb_tracks_a_smoothly_moving_best_arm():
     n = 5000
     contexts, costs = smooth_table(0, n)
     cb = ChebCB(K, (0.0, 1.0), seed=5)
-    arms = play_chebcb(cb, contexts, costs)
+    arms = play_contextual(cb, contexts, costs)
     for c in (0.05, 0.3, 0.5, 0.7, 0.95):
         true_best = int(np.argmin(np.abs(OMEGAS - (1.1 + 0.8 * c))))
         assert abs(cb.best_arm(c) - true_best) <= 1, f"context {c}"
@@ -432,23 +404,6 @@ def test_chebcb_tracks_a_smoothly_moving_best_arm():
         assert_valid_distribution(cb.probabilities(c), K)
 
 
-def test_chebcb_save_load_continues_identically(tmp_path):
-    contexts, costs = smooth_table(7, 600)
-    reference = ChebCB(K, (0.0, 1.0), seed=3, degree=3)
-    ref_arms = play_chebcb(reference, contexts, costs)
-    first = ChebCB(K, (0.0, 1.0), seed=3, degree=3)
-    arms_a = play_chebcb(first, contexts[:250], costs[:250])
-    first.select(float(contexts[250]))
-    path = tmp_path / "chebcb.json"
-    first.save(path)
-    resumed = ChebCB.load(path)
-    a = resumed.pending
-    resumed.update(a, float(costs[250, a]))
-    arms_b = play_chebcb(resumed, contexts[251:], costs[251:])
-    np.testing.assert_array_equal(np.concatenate([arms_a, [a], arms_b]), ref_arms)
-    assert resumed.state_dict() == reference.state_dict()
-
-
 def test_chebcb_bad_inputs():
     with pytest.raises(ValueError, match="n_arms must be an integer >= 1"):
         ChebCB(0, (0.0, 1.0), seed=0)
@@ -459,17 +414,14 @@ def test_chebcb_bad_inputs():
     with pytest.raises(ValueError, match="ridge must be a finite positive number"):
         ChebCB(3, (0.0, 1.0), seed=0, ridge=0.0)
     cb = ChebCB(3, (0.0, 1.0), seed=0)
-    with pytest.raises(ValueError, match="without a pending selection"):
-        cb.update(0, 0.5)
     a = cb.select(0.5)
-    with pytest.raises(ValueError, match="still pending"):
-        cb.select(0.5)
-    with pytest.raises(ValueError, match=r"loss must be in \[0, 1\]"):
-        cb.update(a, -1.0)
-    with pytest.raises(ValueError, match="context must be a finite real number"):
+    with pytest.raises(BanditError, match=r"loss must be a real number in \[0, 1\]"):
+        cb.update(a, -1.0, 0.5)
+    with pytest.raises(BanditError, match="context must be a finite real number"):
         cb.features(float("inf"))
-    with pytest.raises(ValueError, match="not a ChebCB state dict"):
-        ChebCB.from_state_dict(TsallisINF(2, seed=0).state_dict())
+    assert cb.t == 0 and not cb.state_dict()["moment"][a][0]
+    with pytest.raises(BanditError, match="not a ChebCB state dict"):
+        ChebCB.from_state(TsallisINF(2, seed=0).state_dict())
 
 
 @settings(max_examples=200, deadline=None)
@@ -509,20 +461,40 @@ def test_cost_normaliser_running_max_mode_and_state():
     assert norm(5) == 0.5
     assert norm(20) == 1.0
     assert norm(10) == 0.5
-    restored = CostNormaliser.from_state_dict(json.loads(json.dumps(norm.state_dict())))
+    restored = CostNormaliser.from_state(json.loads(json.dumps(norm.state_dict())))
     assert restored.running_max == 20.0 and restored(5) == 0.25
+
+
+def test_cost_normaliser_maxiter_and_mean_modes():
+    per_solve = CostNormaliser("maxiter")
+    assert per_solve(50, budget=200) == 0.25 and per_solve(50, budget=100) == 0.5
+    assert per_solve(500, budget=100) == 1.0
+    with pytest.raises(BanditError, match="needs the iteration budget"):
+        per_solve(5)
+    mean = CostNormaliser("mean")
+    assert mean(40, budget=100) == 0.4  # no mean yet: the budget
+    assert mean(float("inf"), budget=100) == 1.0  # a failed solve: loss 1, not in the mean
+    assert mean(20, budget=100) == 0.25  # 20 / (2 * 40)
+    assert mean(90, budget=100) == 1.0  # 90 / (2 * 30), clipped
+    assert (mean.total, mean.count) == (150.0, 3)
+    restored = CostNormaliser.from_state(json.loads(json.dumps(mean.state_dict())))
+    assert restored(50) == mean(50) == 50 / (2 * 50)
+    assert CostNormaliser("running").scale is None
+    with pytest.raises(InvalidOptionError, match="scale must be"):
+        CostNormaliser("max")
 
 
 @settings(max_examples=100, deadline=None)
 @given(
     costs=st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=50),
-    scale=st.one_of(st.none(), st.floats(min_value=1.0, max_value=1e6)),
+    scale=st.one_of(st.none(), st.floats(min_value=1.0, max_value=1e6),
+                    st.sampled_from(["maxiter", "mean"])),
 )
 def test_cost_normaliser_output_is_a_valid_loss(costs, scale):
     norm = CostNormaliser(scale)
     bandit = TsallisINF(3, seed=0)
     for c in costs:
-        loss = norm(c)
+        loss = norm(c, budget=1000)
         assert 0.0 <= loss <= 1.0
         bandit.update(bandit.select(), loss)  # accepted by the bandit
 

@@ -38,7 +38,7 @@ def test_shard_ranges_cover_every_index_once():
 
 def test_restart_with_other_parameters_is_refused(tmp_path):
     run_batch(2, (8, 8), out=tmp_path, shard_size=1, progress=False)
-    with pytest.raises(ValueError, match="seed: 0 -> 1"):
+    with pytest.raises(ValueError, match="seed: saved=0 now=1"):
         run_batch(2, (8, 8), seed=1, out=tmp_path, shard_size=1, progress=False)
 
 

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import operators
+from operators.stencils import stencil
 from sciml.dcdm import cli, weights
 from sciml.dcdm.data import mode_weights
 from sciml.dcdm.families import FAMILIES, default_model
@@ -25,8 +26,12 @@ from sciml.dcdm.model import Architecture, DCDMNet
 from sciml.dcdm.ritz import ritz_pairs
 from sciml.dcdm.stencil import apply, bands_from_matrix
 from sciml.dcdm.train import TrainConfig, train
+from sciml.persist import ResumeMismatchError
+from sciml.training import read_checkpoint
 from solvers import Solver, registry, solve
 from solvers.errors import InvalidOptionError, ModelLoadError
+from solvers.jaxkrylov import fcg as jax_fcg
+from solvers.jaxkrylov.loop import CONVERGED
 
 SEED = 20240601
 
@@ -122,6 +127,28 @@ def test_device_and_host_loops_agree() -> None:
         solve(p, b, method="dcdm", loop="gpu")
 
 
+def test_dcdm_is_the_fcg_kernel_with_the_network_as_preconditioner() -> None:
+    """DCDM is FCG(2) with M = network: the JAX backend's FCG kernel, fed the network as a
+    pc, takes the same steps (DCDM adds residual replacement, rounding-level changes)."""
+    from sciml.dcdm import jax_preconditioner
+
+    p = operators.poisson((32, 32))
+    b = held_out_rhs(p.n, SEED + 6)
+    res = solve(p, b, method="dcdm", rtol=1e-8)
+    with jax.enable_x64(True):
+        x, k, _, code = jax_fcg(stencil(p, np.float64), jnp.asarray(b), jnp.zeros(p.n),
+                                jax_preconditioner(p), 1e-8, 0.0, 100)
+    assert int(code) == CONVERGED and abs(int(k) - res.iterations) <= 1
+    assert np.linalg.norm(np.asarray(x) - res.x) <= 1e-6 * np.linalg.norm(res.x)
+
+
+@pytest.mark.parametrize("loop", ["host", "device"])
+def test_breakdown_is_reported_with_the_shared_status_codes(loop: str) -> None:
+    p = operators.poisson((16, 16))
+    res = solve(-p.A, p.b, method="dcdm", shape=p.shape, loop=loop)
+    assert not res.converged and res.reason == "breakdown" and res.iterations == 0
+
+
 def test_maxiter_and_initial_guess() -> None:
     p = operators.poisson((32, 32))
     b = held_out_rhs(p.n, SEED + 2)
@@ -177,6 +204,9 @@ def test_registered_as_method_and_preconditioner() -> None:
     method, pc = registry.lookup("dcdm", "method"), registry.lookup("dcdm", "pc")
     assert method.kind == "method" and pc.kind == "pc"
     assert "jax" in method.backends and "scipy" in pc.backends
+    assert method.jax.delegate and pc.jax.delegate and method.jax.kernel is None
+    assert method.requires_symmetric and pc.requires_symmetric
+    assert registry.check(method) == [] and registry.check(pc) == []
 
 
 @pytest.mark.parametrize("model,builder", [("poisson2d", SHIPPED_PROBLEMS["poisson2d"]),
@@ -307,19 +337,19 @@ def _interrupt_at(monkeypatch, stop: int) -> None:
     """Make the training loop raise KeyboardInterrupt (Ctrl-C) before step ``stop``."""
     import sciml.dcdm.train as train_module
 
-    make_step = train_module.make_step
+    make_batches = train_module.make_batches
 
-    def interrupting(config, optimizer):
-        step = make_step(config, optimizer)
+    def interrupting(config, arrays):
+        batches = make_batches(config, arrays)
 
-        def wrapped(net, opt_state, t, arrays):
-            if int(t) == stop:
+        def wrapped(t, key):
+            if t == stop:
                 raise KeyboardInterrupt
-            return step(net, opt_state, t, arrays)
+            return batches(t, key)
 
         return wrapped
 
-    monkeypatch.setattr(train_module, "make_step", interrupting)
+    monkeypatch.setattr(train_module, "make_batches", interrupting)
 
 
 def test_ctrl_c_checkpoint_and_resume_reproduce_the_run(tmp_path: Path, monkeypatch) -> None:
@@ -328,8 +358,7 @@ def test_ctrl_c_checkpoint_and_resume_reproduce_the_run(tmp_path: Path, monkeypa
         _interrupt_at(patch, 5)
         with pytest.raises(KeyboardInterrupt):
             train(_tiny(8), tmp_path / "b", progress=False, validate=False)
-    latest = json.loads((tmp_path / "b" / "poisson2d" / "checkpoints" / "latest.json")
-                        .read_text())
+    latest = read_checkpoint(tmp_path / "b" / "poisson2d" / "checkpoints")
     assert latest["step"] == 5 and len(latest["losses"]) == 5
     with pytest.raises(InvalidOptionError, match="resume"):
         train(_tiny(8), tmp_path / "b", progress=False, validate=False)
@@ -339,12 +368,12 @@ def test_ctrl_c_checkpoint_and_resume_reproduce_the_run(tmp_path: Path, monkeypa
     a, _ = weights.load(straight)
     b, _ = weights.load(resumed)
     for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
-        assert np.allclose(x, y, rtol=1e-5, atol=1e-7)
+        assert np.array_equal(x, y)
     p = operators.poisson((16, 16))
     assert solve(p, p.b, method="dcdm", model=str(resumed), rtol=1e-6).converged
     other = TrainConfig.for_family("poisson2d", grids=[(16, 16)], steps=8, batch=4, ritz=40,
                                    widths=(4,))
-    with pytest.raises(InvalidOptionError, match="different configuration"):
+    with pytest.raises(ResumeMismatchError, match="another configuration"):
         train(other, tmp_path / "b", resume=True, progress=False, validate=False)
 
 
@@ -372,4 +401,5 @@ def test_dcdm_by_name_on_the_jax_backend_returns_a_jax_array():
     res = solve(p, b, method="dcdm", backend="jax", rtol=1e-6)
     assert res.converged and isinstance(res.x, jax.Array)
     assert res.info["backend"] == "jax" and res.info["method"] == "dcdm"
+    assert res.info["delegated"] is True
     assert np.linalg.norm(np.asarray(b) - p.A @ np.asarray(res.x)) <= res.threshold

@@ -36,7 +36,7 @@ def test_owned_rows_equal_the_serial_matrix(shape, ranks):
     K = operators.fields.lognormal_coefficient(shape, seed=1)
     cases = [
         (gallery.poisson(shape).A,
-         lambda first, stop: gallery._unit_faces((stop - first,) + shape[1:])),
+         lambda first, stop: gallery.unit_faces((stop - first,) + shape[1:])),
         (gallery.diffusion(K).A, lambda first, stop: distributed._slab_faces(K, first, stop)),
     ]
     for expected, faces in cases:

@@ -309,7 +309,113 @@ def test_import_is_light():
 
 
 def test_public_names():
-    for name in ("Problem", "poisson", "diffusion", "helmholtz", "convection_diffusion",
-                 "gaussian_random_field", "lognormal_coefficient", "random_diffusion",
-                 "shifted_laplacian_sequence", "HeatSequence", "heat_sequence"):
+    for name in ("Problem", "GridProblem", "poisson", "diffusion", "helmholtz",
+                 "convection_diffusion", "gaussian_random_field", "lognormal_coefficient",
+                 "random_diffusion", "shifted_laplacian_sequence", "HeatSequence", "heat_sequence"):
         assert name in operators.__all__ and hasattr(operators, name)
+
+
+# ------------------------------------------------------------------- Problem / GridProblem
+def test_problem_from_any_matrix_keeps_unknown_tags():
+    A = sp.random(6, 6, density=0.5, random_state=0, format="coo") + sp.identity(6)
+    p = operators.Problem(A, np.ones(6))
+    assert p.A.format == "csr" and p.n == 6
+    assert p.symmetric is None and p.positive_definite is None  # unknown, not False
+    assert p.kind == "custom" and p.exact is None and p.params == {}
+    assert not hasattr(p, "shape") and not hasattr(p, "grid")
+    assert repr(p) == (f"Problem(kind='custom', n=6, nnz={p.A.nnz}, symmetric=None, "
+                       f"positive_definite=None)")
+    dense = operators.Problem(np.eye(3), np.ones(3), symmetric=True, kind="fem")
+    assert isinstance(dense.A, np.ndarray) and dense.n == 3 and "nnz=3" in repr(dense)
+
+
+def test_problem_tags_are_keyword_only():
+    with pytest.raises(TypeError):
+        operators.Problem(np.eye(2), np.ones(2), True)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: operators.poisson((4, 5)),
+    lambda: operators.diffusion(np.ones((3, 4))),
+    lambda: operators.helmholtz((4, 4), k=2.0),
+    lambda: operators.convection_diffusion((4, 4), velocity=(1.0, 0.0)),
+    lambda: operators.random_diffusion((4, 4), seed=0),
+    lambda: operators.shifted_laplacian_sequence(1, shape=(4, 4), seed=0)[0],
+    lambda: next(operators.heat_sequence(1, (4, 4), seed=0)),
+])
+def test_gallery_returns_grid_problems_with_every_field(build):
+    p = build()
+    assert isinstance(p, operators.GridProblem) and isinstance(p, operators.Problem)
+    assert p.A.format == "csr" and p.n == p.A.shape[0] == int(np.prod(p.shape))
+    assert p.ndim == len(p.shape) == len(p.spacing)
+    assert p.grid(p.b).shape == p.shape
+    assert isinstance(p.symmetric, bool) and isinstance(p.positive_definite, bool)
+    assert isinstance(p.kind, str) and isinstance(p.params, dict)
+    assert repr(p).startswith(f"GridProblem(kind={p.kind!r}, shape={p.shape}, n={p.n}")
+
+
+def test_grid_problem_positional_fields_and_replace():
+    import dataclasses
+
+    p = operators.poisson((3, 3))
+    q = operators.GridProblem(p.A, p.b, p.shape, p.spacing, kind="poisson", symmetric=True)
+    assert q.coefficient is None and q.positive_definite is None
+    r = dataclasses.replace(p, b=2 * p.b)
+    assert isinstance(r, operators.GridProblem) and r.shape == p.shape
+    np.testing.assert_array_equal(r.b, 2 * p.b)
+
+
+def test_solvers_recognise_problems_by_their_fields():
+    from solvers.system import as_system, is_grid_problem, is_problem
+
+    grid = operators.poisson((3, 3))
+    plain = operators.Problem(grid.A, grid.b, symmetric=True, positive_definite=True)
+    assert is_problem(grid) and is_grid_problem(grid)
+    assert is_problem(plain) and not is_grid_problem(plain)
+    assert not is_problem(grid.A) and not is_problem(np.eye(2))
+    system = as_system(plain, plain.b)
+    assert system.problem is plain and system.symmetric is True
+    assert as_system(operators.Problem(grid.A, grid.b), grid.b).symmetric is None
+
+
+def test_no_module_imports_private_helpers_of_another():
+    import ast
+    import pathlib
+
+    root = pathlib.Path(operators.__file__).parent
+    offenders = [
+        f"{path.name}: {node.module}.{alias.name}"
+        for path in sorted(root.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__"
+        for alias in node.names if alias.name.startswith("_")
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("form", ["csr", "dense", "coo", "operator"])
+@pytest.mark.parametrize("tags", [{}, {"symmetric": True, "positive_definite": True}])
+def test_problem_from_any_matrix_is_solvable(form, tags):
+    import scipy.sparse.linalg as spla
+
+    from solvers import solve
+
+    grid = operators.poisson((6, 6))
+    A = {"csr": grid.A, "dense": grid.A.toarray(), "coo": grid.A.tocoo(),
+         "operator": spla.aslinearoperator(grid.A)}[form]
+    p = operators.Problem(A, grid.b, **tags)
+    for method in ("auto", "cg", "gmres"):
+        res = solve(p, p.b, method=method, rtol=1e-10)
+        assert res.converged, (method, res)
+        assert np.linalg.norm(grid.b - grid.A @ res.x) <= 1e-10 * np.linalg.norm(grid.b) * 1.01
+
+
+@pytest.mark.parametrize("kwargs", [{"backend": "jax"}, {"backend": "jax", "method": "cg"}])
+def test_problem_without_grid_on_jax_uses_its_matrix(kwargs):
+    from solvers import solve
+
+    grid = operators.poisson((6, 6))  # a stencil kind, but no grid: the assembled matrix is used
+    p = operators.Problem(grid.A, grid.b, kind="poisson", symmetric=True, positive_definite=True)
+    res = solve(p, p.b, rtol=1e-5, **kwargs)
+    assert res.converged
+    np.testing.assert_allclose(np.asarray(res.x), solve(grid, grid.b, rtol=1e-10).x, rtol=1e-4)

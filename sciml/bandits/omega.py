@@ -1,21 +1,19 @@
-r"""Choosing the SOR relaxation parameter :math:`\omega` per solve with a bandit.
+r"""A bandit over a grid of relaxation parameters :math:`\omega`: options and carried state.
 
-:class:`OmegaBandit` holds what the ``bandit-sor`` method and the ``bandit-ssor``
-preconditioner (:mod:`sciml.bandits.sor`) share: the grid :math:`\omega_1 < \dots < \omega_K`
-of arms, the learner (:class:`~sciml.bandits.tsallis.TsallisINF`, or a contextual one), the
-map from iteration counts to losses, the log of past rounds, and their persistence. One round
-per linear system, as in Khodak et al. [1]_:
+:class:`OmegaBandit` is what the ``bandit-sor`` method and the ``bandit-ssor`` preconditioner
+(:mod:`sciml.bandits.sor`) share: their hyperparameters (the grid
+:math:`\omega_1 < \dots < \omega_K`, the learner, the context, the cost scale) and the
+carried-state protocol of :mod:`solvers.method`. What is learned lives in a
+:class:`BanditState` that the :class:`solvers.Solver` passes in and keeps (``solver.states``,
+``result.state``). One round per user-visible solve, as in Khodak et al. (ICLR 2024):
 
-1. read the context :math:`c_t` of system :math:`t` (contextual variants only);
-2. draw arm :math:`I_t` from the learner and solve with :math:`\omega_{I_t}`;
-3. report the loss :math:`\ell_t = \min(k_t / m, 1)`, with :math:`k_t` the iterations and
-   :math:`m` the iteration budget (``maxiter``); a solve that did not converge (budget
-   exhausted, divergence, breakdown) costs :math:`\ell_t = 1`.
-
-References
-----------
-.. [1] M. Khodak, E. Chow, M.-F. Balcan, A. Talwalkar, "Learning to Relax: Setting Solver
-   Parameters Across a Sequence of Linear System Instances", ICLR 2024.
+1. :meth:`~OmegaBandit.before_solve`: read the context :math:`c_t` of system :math:`t`
+   (contextual learners only), draw arm :math:`I_t` and record it as pending in the state;
+2. the solve runs with :math:`\omega_{I_t}` (a refinement restart reuses it);
+3. :meth:`~OmegaBandit.after_solve`: report the loss :math:`\ell_t` of the whole solve, its
+   iteration count :math:`k_t` mapped to :math:`[0, 1]` by the
+   :class:`~sciml.bandits.normalise.CostNormaliser` (default :math:`\min(k_t/m, 1)` with
+   :math:`m` the solve's ``maxiter``); a solve that did not converge costs :math:`1`.
 """
 
 from __future__ import annotations
@@ -23,43 +21,38 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from numbers import Real
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from solvers.errors import InvalidOptionError
-from solvers.krylov.sor import check_omega
+from sciml.persist import check_resume, read_state, write_state
+from solvers.stopping import StoppingRule
 from solvers.system import LinearSystem
 
 from .chebcb import ChebCB
 from .contextual import BinnedContextualBandit, bin_edges
+from .learner import BanditError, Learner, check_context
 from .normalise import CostNormaliser
-from .tsallis import TsallisINF, _load_json, _save_json
+from .tsallis import TsallisINF
 
-__all__ = ["DEFAULT_OMEGAS", "LEARNERS", "OmegaBandit", "check_omegas"]
+__all__ = ["DEFAULT_OMEGAS", "LEARNERS", "BanditState", "OmegaBandit", "check_omegas"]
 
 #: The default grid of the paper: 20 equispaced values in [1, 1.95].
 DEFAULT_OMEGAS = np.linspace(1.0, 1.95, 20)
-#: Learner names accepted by ``contextual=``: ``"binned"`` and ``"chebcb"`` use a context.
+#: Learners by name; ``"binned"`` and ``"chebcb"`` use a context.
 LEARNERS = {"tsallis": TsallisINF, "binned": BinnedContextualBandit, "chebcb": ChebCB}
-#: ``cost_scale`` values that are not a number.
-COST_SCALES = ("maxiter", "running", "mean")
-#: ``cost_scale="mean"`` divides by this multiple of the mean iteration count so far.
-MEAN_SCALE_FACTOR = 2.0
+#: ``kind`` and ``version`` of the state files (:mod:`sciml.persist`).
+STATE_KIND, STATE_VERSION = "omega-bandit", 2
 
-_STATE_VERSION = 1
-
-ContextSpec = str | Callable[[Any], float] | None
-Learner = TsallisINF | BinnedContextualBandit | ChebCB
+Context = str | Callable[[Any], float] | None
 
 
 def check_omegas(omegas: Sequence[float] | np.ndarray | None) -> np.ndarray:
     """Validate a grid of relaxation parameters: non-empty, finite, distinct, in (0, 2).
 
-    ``None`` gives :data:`DEFAULT_OMEGAS`. Raises
-    :class:`~solvers.errors.InvalidOptionError` naming the offending value otherwise.
+    ``None`` gives :data:`DEFAULT_OMEGAS`; otherwise :class:`BanditError` says what is wrong.
 
     Examples
     --------
@@ -71,281 +64,46 @@ def check_omegas(omegas: Sequence[float] | np.ndarray | None) -> np.ndarray:
     try:
         grid = np.asarray(omegas, dtype=float)
     except (TypeError, ValueError):
-        raise InvalidOptionError(
-            f"omegas must be a 1-d sequence of numbers in (0, 2), not {omegas!r}"
-        ) from None
-    if grid.ndim != 1 or grid.size == 0:
-        raise InvalidOptionError(
-            f"omegas must be a non-empty 1-d sequence of numbers in (0, 2), got shape "
-            f"{grid.shape}; e.g. omegas=numpy.linspace(1.0, 1.95, 20)"
-        )
-    if not np.all(np.isfinite(grid)):
-        raise InvalidOptionError(f"omegas must be finite, got {grid.tolist()}")
-    for omega in grid:
-        check_omega(float(omega))
+        grid = np.empty(0)
+    if grid.ndim != 1 or grid.size == 0 or not np.all((grid > 0) & (grid < 2)):
+        raise BanditError(f"omegas must be a non-empty 1-d sequence of numbers in the open "
+                          f"interval (0, 2), where SOR converges, e.g. numpy.linspace(1.0, 1.95, "
+                          f"20), not {omegas!r}")
     if np.unique(grid).size != grid.size:
-        raise InvalidOptionError(f"omegas must be distinct, got {grid.tolist()}")
+        raise BanditError(f"omegas must be distinct, got {grid.tolist()}")
     return grid
 
 
-def _check_cost_scale(cost_scale: str | float) -> str | float:
-    if isinstance(cost_scale, str) and cost_scale in COST_SCALES:
-        return cost_scale
-    if isinstance(cost_scale, Real) and not isinstance(cost_scale, bool) \
-            and math.isfinite(cost_scale) and cost_scale > 0:
-        return float(cost_scale)
-    raise InvalidOptionError(
-        f"cost_scale must be 'maxiter' (loss = iterations / maxiter, as in Khodak et al.), "
-        f"'mean' (divide by twice the mean count so far), 'running' (divide by the largest "
-        f"count so far) or a positive number, "
-        f"not {cost_scale!r}"
-    )
+@dataclass(repr=False)
+class BanditState:
+    """What a bandit carries across solves; mutable, updated in place by the hooks.
 
-
-def _normaliser(cost_scale: str | float) -> CostNormaliser | None:
-    """The fixed or running-max normaliser; ``None`` where it depends on each solve."""
-    if cost_scale in ("maxiter", "mean"):
-        return None
-    return CostNormaliser(None if cost_scale == "running" else cost_scale)
-
-
-def _learner_kind(contextual: bool | str | None, context: ContextSpec) -> str:
-    """``"tsallis"``, ``"binned"`` or ``"chebcb"`` from the ``contextual``/``context`` pair."""
-    if contextual is None:
-        return "tsallis" if context is None else "binned"
-    if contextual is False:
-        if context is not None:
-            raise InvalidOptionError(
-                f"context={context!r} was given but contextual=False; drop one of the two"
-            )
-        return "tsallis"
-    if contextual is True:
-        return "binned"
-    if isinstance(contextual, str) and contextual in ("binned", "chebcb"):
-        return contextual
-    raise InvalidOptionError(
-        f"contextual must be None, False, True, 'binned' or 'chebcb', not {contextual!r}"
-    )
-
-
-def _context_name(context: ContextSpec) -> str | None:
-    """How ``context`` is recorded in a state file (a callable is only checked by kind)."""
-    if context is None or isinstance(context, str):
-        return context
-    if callable(context):
-        return "<callable>"
-    raise InvalidOptionError(
-        f"context must be the name of an operators.Problem parameter (e.g. 'shift', "
-        f"'context') or a callable returning a float, not {context!r}"
-    )
-
-
-def _make_learner(kind: str, n_arms: int, seed: int, bins: Any,
-                  options: Mapping[str, Any]) -> tuple[Learner, np.ndarray | None]:
-    """Build the learner and return it with the validated bin edges (``None`` for tsallis)."""
-    if kind == "tsallis":
-        if bins is not None:
-            raise InvalidOptionError("bins were given but no context: pass context=... too")
-        return _construct(LEARNERS[kind], n_arms, seed=seed, **options), None
-    if bins is None:
-        raise InvalidOptionError(
-            f"the {kind} contextual bandit needs bins: the bin edges of the context, or a "
-            f"tuple (low, high, n_bins) such as bins=(-0.15, 0.45, 12)"
-        )
-    try:
-        edges = bin_edges(bins)
-    except (TypeError, ValueError) as exc:
-        raise InvalidOptionError(f"invalid bins={bins!r}: {exc}") from None
-    domain = edges if kind == "binned" else (edges[0], edges[-1])
-    return _construct(LEARNERS[kind], n_arms, domain, seed=seed, **options), edges
-
-
-def _construct(cls: type, *args: Any, **kwargs: Any) -> Learner:
-    try:
-        return cls(*args, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise InvalidOptionError(f"invalid option for {cls.__name__}: {exc}") from None
-
-
-class OmegaBandit:
-    r"""A bandit over a grid of relaxation parameters, fed with iteration counts.
-
-    Parameters
-    ----------
-    omegas
-        Grid of :math:`\omega` values, each in :math:`(0, 2)`; default
-        :data:`DEFAULT_OMEGAS` (20 values in :math:`[1, 1.95]`).
-    seed
-        Seed of the learner's generator. Defaults to 0, so that a sequence of solves is
-        reproducible out of the box; pass different seeds for independent runs.
-    context
-        Contextual variants only: where the scalar context :math:`c_t` of a system comes
-        from. A string names a parameter of the :class:`operators.Problem` being solved
-        (``"context"``, the default, and ``"shift"`` are set by
-        :mod:`operators.sequences`); a callable receives the ``Problem`` when one was
-        passed, otherwise the assembled CSR matrix (or the ``LinearOperator``), and
-        returns a float.
-    bins
-        Contextual variants only, required: bin edges of the context or a tuple
-        ``(low, high, n_bins)`` (see :func:`~sciml.bandits.contextual.bin_edges`). For
-        ``"chebcb"`` only the outer edges matter: they are the context range.
-    contextual
-        ``None`` (default): contextual (``"binned"``) exactly when ``context`` is given.
-        ``False``: :class:`~sciml.bandits.tsallis.TsallisINF`. ``True`` or ``"binned"``:
-        one Tsallis-INF per context bin. ``"chebcb"``: Chebyshev-regression SquareCB.
-    cost_scale
-        Loss of a converged solve with :math:`k_t` iterations: ``"maxiter"`` (default, as in
-        [1]_) :math:`\min(k_t/m, 1)` with :math:`m` the iteration budget of the solve;
-        ``"mean"`` :math:`\min(k_t / (2 \bar k_{t-1}), 1)` with :math:`\bar k_{t-1}` the mean
-        iteration count of the earlier converged solves (:math:`m` before the first);
-        ``"running"`` :math:`k_t / \max_{s \le t} k_s`; a number :math:`m` fixes the scale.
-        Non-converged solves always cost 1. ``"maxiter"`` keeps the losses stationary, which
-        the regret bounds assume, but when :math:`m` is far above the typical count the
-        losses are all small and learning is slow; ``"mean"`` adapts the scale to the counts
-        seen (it changes slowly, so the bounds do not strictly apply); on 5000 shifted
-        Laplacians (``benchmarks/bench_bandit_sor.py``) it cut Tsallis-INF's total from
-        1.56x to 1.25x that of the best fixed :math:`\omega`.
-    learner_options
-        Extra keyword arguments of the learner (``eta_scale``; ``degree``,
-        ``gamma_scale``, ``ridge`` for ChebCB).
-    resume
-        Path of a state file written by :meth:`save`: continue that sequence. The file must
-        have been written with the same ``omegas``, learner, ``bins``, ``cost_scale`` and
-        ``context``.
-
-    Attributes
-    ----------
-    bandit
-        The learner; ``bandit.probabilities()`` (``probabilities(context)`` for the contextual
-        ones) gives its current weights over ``omegas``, ``bandit.history`` its rounds.
-    records
-        One dict per completed round: ``arm``, ``omega``, ``context``, ``iterations``,
-        ``converged``, ``loss``.
-
-    References
-    ----------
-    .. [1] M. Khodak, E. Chow, M.-F. Balcan, A. Talwalkar, "Learning to Relax: Setting Solver
-       Parameters Across a Sequence of Linear System Instances", ICLR 2024.
+    ``learner`` (its ``probabilities(context)`` are the current weights over the grid),
+    ``normaliser`` (iteration counts to losses), ``config`` (the options it was made with,
+    checked on resume), ``records`` (one dict per completed round: ``arm``, ``omega``,
+    ``context``, ``iterations``, ``converged``, ``loss``) and ``pending`` (the round in
+    progress: ``arm``, ``context``, ``budget``; ``None`` between solves).
     """
 
-    def __init__(self, omegas: Sequence[float] | np.ndarray | None = None, *, seed: int = 0,
-                 context: ContextSpec = None, bins: Any = None,
-                 contextual: bool | str | None = None, cost_scale: str | float = "maxiter",
-                 learner_options: Mapping[str, Any] | None = None,
-                 resume: str | os.PathLike[str] | None = None) -> None:
-        self.omegas = check_omegas(omegas)
-        self.learner = _learner_kind(contextual, context)
-        if self.learner != "tsallis" and context is None:
-            context = "context"
-        self._context_name = _context_name(context)
-        self.context = context
-        self.cost_scale = _check_cost_scale(cost_scale)
-        self.bandit, self.edges = _make_learner(self.learner, self.omegas.size, seed, bins,
-                                                dict(learner_options or {}))
-        self.seed = seed
-        self.records: list[dict[str, Any]] = []
-        self._normaliser = _normaliser(self.cost_scale)
-        self._pending: tuple[int, float | None] | None = None
-        self._converged_sum = 0  # iterations of the converged solves so far ("mean" scale)
-        self._converged_count = 0
-        if resume is not None:
-            self.load(resume)
-
-    # ------------------------------------------------------------------ one round
-    def context_of(self, system: LinearSystem) -> float | None:
-        """The context of ``system`` (``None`` for the non-contextual learner)."""
-        if self.learner == "tsallis":
-            return None
-        source = system.problem if system.problem is not None else (
-            system.matrix if system.matrix is not None else system.op)
-        if isinstance(self.context, str):
-            params = getattr(system.problem, "params", None)
-            if not isinstance(params, Mapping) or self.context not in params:
-                raise InvalidOptionError(
-                    f"context={self.context!r} names a parameter of an operators.Problem, "
-                    f"but the system solved has none by that name; pass a Problem from "
-                    f"operators.sequences or a callable context=lambda A: ..."
-                )
-            value = params[self.context]
-        else:
-            value = self.context(source)
-        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-            raise InvalidOptionError(f"the context must be a finite real number, got {value!r}")
-        return float(value)
-
-    def select(self, system: LinearSystem) -> int:
-        """Start a round for ``system``: draw and return the arm (an index into ``omegas``).
-
-        A selection left pending by an interrupted solve is dropped first.
-        """
-        if self._pending is not None:
-            self.bandit.cancel()
-        context = self.context_of(system)
-        arm = self.bandit.select() if context is None else self.bandit.select(context)
-        self._pending = (arm, context)
-        return arm
-
-    def update(self, iterations: int, converged: bool, budget: int) -> float:
-        r"""End the round: report the cost of the pending solve; return its loss in [0, 1].
-
-        ``budget`` is the iteration budget :math:`m` of that solve (``maxiter``).
-        """
-        if self._pending is None:
-            raise InvalidOptionError("update() without a pending selection; call select() first")
-        arm, context = self._pending
-        loss = self._loss(iterations, converged, budget)
-        self.bandit.update(arm, loss)
-        self._pending = None
-        self.records.append({
-            "arm": int(arm), "omega": float(self.omegas[arm]), "context": context,
-            "iterations": int(iterations), "converged": bool(converged), "loss": loss,
-        })
-        return loss
-
-    def _loss(self, iterations: int, converged: bool, budget: int) -> float:
-        loss = self._scaled(iterations, budget) if converged else 1.0
-        if converged:
-            self._converged_sum += int(iterations)
-            self._converged_count += 1
-        return loss
-
-    def _scaled(self, iterations: int, budget: int) -> float:
-        """Loss of a converged solve under :attr:`cost_scale`."""
-        if self.cost_scale == "mean":
-            mean = self._converged_sum / max(self._converged_count, 1)
-            scale = MEAN_SCALE_FACTOR * mean if mean > 0 else max(budget, 1)
-            return min(iterations / scale, 1.0)
-        if self.cost_scale == "maxiter" and (
-                self._normaliser is None or self._normaliser.scale != budget):
-            self._normaliser = CostNormaliser(max(budget, 1))
-        return self._normaliser(iterations)
+    learner: Learner
+    normaliser: CostNormaliser
+    config: dict[str, Any]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    pending: dict[str, Any] | None = None
 
     @property
-    def pending(self) -> int | None:
-        """Arm of the round in progress, or ``None``."""
-        return None if self._pending is None else self._pending[0]
+    def omegas(self) -> np.ndarray:
+        """The grid."""
+        return np.asarray(self.config["omegas"])
 
     @property
     def omega(self) -> float | None:
-        """:math:`\\omega` of the round in progress, or ``None``."""
-        return None if self._pending is None else float(self.omegas[self._pending[0]])
-
-    # ------------------------------------------------------------------ inspection
-    def probabilities(self, context: float | None = None) -> np.ndarray:
-        """The learner's current distribution over ``omegas`` (for ``context`` if contextual)."""
-        if self.learner == "tsallis":
-            return self.bandit.probabilities()
-        if context is None:
-            raise InvalidOptionError(f"the {self.learner} learner needs a context= value")
-        return self.bandit.probabilities(context)
-
-    def best_omega(self, context: float | None = None) -> float:
-        """The most probable :math:`\\omega` now (the greedy choice)."""
-        return float(self.omegas[int(np.argmax(self.probabilities(context)))])
+        r""":math:`\omega` of the round in progress, or ``None``."""
+        return None if self.pending is None else float(self.omegas[self.pending["arm"]])
 
     @property
     def chosen_omegas(self) -> np.ndarray:
-        """:math:`\\omega` of every completed round, in order."""
+        r""":math:`\omega` of every completed round, in order."""
         return np.array([r["omega"] for r in self.records])
 
     @property
@@ -353,64 +111,185 @@ class OmegaBandit:
         """Iterations of every completed round, in order."""
         return np.array([r["iterations"] for r in self.records], dtype=int)
 
-    # ------------------------------------------------------------------ persistence
-    def _config(self) -> dict[str, Any]:
-        return {
-            "omegas": [float(w) for w in self.omegas],
-            "learner": self.learner,
-            "edges": None if self.edges is None else [float(e) for e in self.edges],
-            "cost_scale": self.cost_scale,
-            "context": self._context_name,
-        }
+    def probabilities(self, context: float | None = None) -> np.ndarray:
+        """The learner's distribution over the grid now (for ``context`` if contextual)."""
+        return self.learner.probabilities(context)
+
+    def best_omega(self, context: float | None = None) -> float:
+        r"""The most probable :math:`\omega` now (the greedy choice)."""
+        return float(self.omegas[int(np.argmax(self.probabilities(context)))])
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable state: configuration, learner, normaliser and records."""
-        return {
-            "kind": "OmegaBandit",
-            "version": _STATE_VERSION,
-            "config": self._config(),
-            "bandit": self.bandit.state_dict(),
-            "normaliser": None if self._normaliser is None else self._normaliser.state_dict(),
-            "records": list(self.records),
-            "pending": None if self._pending is None else list(self._pending),
-        }
+        """Plain JSON-serialisable state."""
+        return {"config": self.config, "learner": self.learner.state_dict(),
+                "normaliser": self.normaliser.state_dict(), "records": self.records,
+                "pending": self.pending}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict` output in place; the configuration must match."""
-        if state.get("kind") != "OmegaBandit" or state.get("version") != _STATE_VERSION:
-            raise InvalidOptionError(
-                f"not an OmegaBandit state (version {_STATE_VERSION}): kind="
-                f"{state.get('kind')!r}, version={state.get('version')!r}"
-            )
-        saved, mine = state["config"], self._config()
-        differ = [k for k in mine if saved.get(k) != mine[k]]
-        if differ:
-            detail = "; ".join(f"{k}: saved {saved.get(k)!r}, now {mine[k]!r}" for k in differ)
-            raise InvalidOptionError(
-                f"the saved bandit state was made with other options ({detail}); construct "
-                f"the solver with the options it was saved with"
-            )
-        self.bandit = type(self.bandit).from_state_dict(state["bandit"])
-        normaliser = state["normaliser"]
-        self._normaliser = None if normaliser is None else \
-            CostNormaliser.from_state_dict(normaliser)
-        self.records = [dict(r) for r in state["records"]]
-        done = [r["iterations"] for r in self.records if r["converged"]]
-        self._converged_sum, self._converged_count = int(sum(done)), len(done)
-        pending = state["pending"]
-        self._pending = None if pending is None else (int(pending[0]), pending[1])
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the state to ``path`` atomically (continue it with ``resume=path``)."""
+        return write_state(path, STATE_KIND, STATE_VERSION, self.state_dict())
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the state to ``path`` (JSON, atomically); continue it with :meth:`load`."""
-        _save_json(path, self.state_dict())
+    def __repr__(self) -> str:
+        return f"BanditState({type(self.learner).__name__}, rounds={len(self.records)})"
 
-    def load(self, path: str | os.PathLike[str]) -> OmegaBandit:
-        """Restore the state written by :meth:`save` into this object; return ``self``."""
-        if not Path(path).is_file():
-            raise InvalidOptionError(f"no bandit state file at {os.fspath(path)!r}")
-        self.load_state_dict(_load_json(path))
-        return self
+
+class OmegaBandit:
+    r"""Hyperparameters and per-solve hooks of a bandit over a grid of :math:`\omega`.
+
+    Parameters
+    ----------
+    omegas
+        Grid of :math:`\omega` values in :math:`(0, 2)`; default :data:`DEFAULT_OMEGAS`.
+    learner
+        ``"tsallis"`` (:class:`~sciml.bandits.tsallis.TsallisINF`, no context; the default
+        without ``context``), ``"binned"`` (one Tsallis-INF per context bin; the default with
+        ``context``), ``"chebcb"`` (Chebyshev-regression SquareCB), or a
+        :class:`~sciml.bandits.learner.Learner` instance over ``len(omegas)`` arms, copied as
+        the initial state.
+    seed
+        Seed of a learner made by name; default 0, so sequences are reproducible.
+    context
+        Contextual learners: where the scalar context of a system comes from. A string names
+        a parameter of the :class:`operators.Problem` solved (default ``"context"``; ``"shift"``
+        and ``"context"`` are set by :mod:`operators.sequences`); a callable receives the
+        ``Problem`` if one was passed, else the CSR matrix, and returns a float.
+    bins
+        ``"binned"``/``"chebcb"``, required: bin edges of the context or ``(low, high,
+        n_bins)`` (:func:`~sciml.bandits.contextual.bin_edges`); ChebCB uses the outer edges.
+    cost_scale
+        The :class:`~sciml.bandits.normalise.CostNormaliser` scale: ``"maxiter"`` (default,
+        as in [1]_), ``"mean"`` (used by ``benchmarks/bench_bandit_sor.py``), ``"running"`` or
+        a number.
+    learner_options
+        Keyword arguments of a learner made by name (``eta_scale``; ``degree``,
+        ``gamma_scale``, ``ridge`` for ChebCB).
+    resume
+        A state file written by :meth:`BanditState.save` with the same options: the initial
+        state continues it.
+    contextual
+        Removed; raises :class:`~sciml.bandits.learner.BanditError` naming ``learner=``.
+
+    References
+    ----------
+    .. [1] M. Khodak, E. Chow, M.-F. Balcan, A. Talwalkar, "Learning to Relax: Setting Solver
+       Parameters Across a Sequence of Linear System Instances", ICLR 2024.
+    """
+
+    carries_state = True
+    requires_symmetric = False
+
+    def __init__(self, omegas: Sequence[float] | np.ndarray | None = None, *,
+                 learner: str | Learner | None = None, seed: int = 0, context: Context = None,
+                 bins: Any = None, cost_scale: str | float = "maxiter",
+                 learner_options: Mapping[str, Any] | None = None,
+                 resume: str | os.PathLike[str] | None = None, contextual: Any = None) -> None:
+        if contextual is not None:
+            raise BanditError(f"contextual={contextual!r} was replaced by learner=: use "
+                              f"learner='binned' (one Tsallis-INF per context bin), "
+                              f"learner='chebcb' or learner='tsallis' (no context)")
+        self.omegas = check_omegas(omegas)
+        self._template, name, edges = _make_learner(
+            learner, context, self.omegas.size, seed, bins, dict(learner_options or {}))
+        self.context = "context" if context is None and name in ("binned", "chebcb") else context
+        CostNormaliser(cost_scale)  # validates
+        self.cost_scale, self.resume = cost_scale, resume
+        self.config = {"omegas": self.omegas.tolist(), "learner": name, "edges": edges,
+                       "cost_scale": cost_scale, "context": _context_name(self.context)}
+
+    def initial_state(self) -> BanditState:
+        """A copy of the initial learner, or the state in ``resume``."""
+        if self.resume is not None:
+            return self.load(self.resume)
+        learner = type(self._template).from_state(self._template.state_dict())
+        return BanditState(learner, CostNormaliser(self.cost_scale), dict(self.config))
+
+    def load(self, path: str | os.PathLike[str]) -> BanditState:
+        """The state saved in ``path``; its options must be this bandit's."""
+        saved = read_state(path, STATE_KIND, STATE_VERSION)
+        check_resume(saved["config"], self.config, path)
+        return BanditState(type(self._template).from_state(saved["learner"]),
+                           CostNormaliser.from_state(saved["normaliser"]), dict(self.config),
+                           saved["records"], saved["pending"])
+
+    def context_of(self, system: LinearSystem) -> float | None:
+        """The context of ``system`` (``None`` without ``context=``)."""
+        if self.context is None:
+            return None
+        if callable(self.context):
+            source = next(s for s in (system.problem, system.matrix, system.op) if s is not None)
+            value = self.context(source)
+        else:
+            params = getattr(system.problem, "params", None)
+            if not isinstance(params, Mapping) or self.context not in params:
+                raise BanditError(
+                    f"context={self.context!r} names a parameter of an operators.Problem, but "
+                    f"the system solved has none by that name; pass a Problem from "
+                    f"operators.sequences or a callable context=lambda A: ...")
+            value = params[self.context]
+        return check_context(value)
+
+    def before_solve(self, system: LinearSystem, stop: StoppingRule,
+                     state: BanditState) -> BanditState:
+        """Hook: draw the arm of this solve and record it as pending in ``state``."""
+        context = self.context_of(system)
+        state.pending = {"arm": state.learner.select(context), "context": context,
+                         "budget": stop.iterations(system.n)}
+        return state
+
+    def after_solve(self, result: Any, state: BanditState) -> BanditState:
+        """Hook: report the loss of the whole solve (``result``) to the learner; one round."""
+        if state.pending is None:
+            return state
+        arm, context, budget = (state.pending[k] for k in ("arm", "context", "budget"))
+        cost = result.iterations if result.converged else math.inf
+        loss = state.normaliser(cost, budget)
+        state.learner.update(arm, loss, context)
+        state.records.append({"arm": arm, "omega": float(self.omegas[arm]), "context": context,
+                              "iterations": int(result.iterations),
+                              "converged": bool(result.converged), "loss": loss})
+        state.pending = None
+        return state
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(omegas=[{self.omegas[0]:g}..{self.omegas[-1]:g}] "
-                f"({self.omegas.size}), learner={self.learner!r}, rounds={len(self.records)})")
+                f"({self.omegas.size}), learner={self.config['learner']!r})")
+
+
+def _make_learner(learner: str | Learner | None, context: Context, n_arms: int, seed: int,
+                  bins: Any, options: dict[str, Any]) -> tuple[Learner, str, list | None]:
+    """The initial learner, its name and the bin edges (``None`` without bins)."""
+    if learner is not None and not isinstance(learner, str):
+        if not isinstance(learner, Learner) or learner.n_arms != n_arms:
+            raise BanditError(f"learner must be 'tsallis', 'binned', 'chebcb' or a Learner "
+                              f"over len(omegas) = {n_arms} arms, not {learner!r}")
+        if bins is not None or options:
+            raise BanditError("bins= and learner_options= configure a learner by name; a "
+                              "Learner instance comes configured: drop them")
+        return learner, type(learner).__name__, None
+    name = learner or ("tsallis" if context is None else "binned")
+    if name not in LEARNERS:
+        raise BanditError(f"learner must be one of {', '.join(map(repr, LEARNERS))} or a "
+                          f"Learner instance, not {name!r}")
+    if name == "tsallis" and (context is not None or bins is not None):
+        raise BanditError("context= and bins= need a contextual learner: pass "
+                          "learner='binned' or learner='chebcb'")
+    if name != "tsallis" and bins is None:
+        raise BanditError(f"learner={name!r} needs bins: the bin edges of the context, or a "
+                          f"tuple (low, high, n_bins) such as bins=(-0.15, 0.45, 12)")
+    edges = None if bins is None else bin_edges(bins)
+    domain = () if edges is None else (edges if name == "binned" else edges[[0, -1]],)
+    try:
+        made = LEARNERS[name](n_arms, *domain, seed=seed, **options)
+    except TypeError as exc:
+        raise BanditError(f"invalid learner_options for learner={name!r}: {exc}") from None
+    return made, name, None if edges is None else edges.tolist()
+
+
+def _context_name(context: Context) -> str | None:
+    """How ``context`` is recorded in a state file (a callable only by kind)."""
+    if context is None or isinstance(context, str):
+        return context
+    if callable(context):
+        return "<callable>"
+    raise BanditError(f"context must be the name of an operators.Problem parameter (e.g. "
+                      f"'shift') or a callable returning a float, not {context!r}")

@@ -6,14 +6,14 @@ Declared in ``pyproject.toml`` under ``solvers.methods``; :mod:`solvers.registry
 
 from __future__ import annotations
 
-from solvers.registry import register as _register
+from solvers import registry
 
 from .sor import BanditSOR, BanditSSOR
 
 
 def register() -> None:
     """Register ``method="bandit-sor"`` and ``pc="bandit-ssor"`` (host backend); idempotent."""
-    _register("bandit-sor", BanditSOR, "method", backends=("scipy",), replace=True,
-              summary="SOR with omega chosen per solve by a Tsallis-INF/contextual bandit")
-    _register("bandit-ssor", BanditSSOR, "pc", backends=("scipy",), replace=True,
-              summary="SSOR preconditioner with omega chosen per solve by a bandit")
+    registry.register("bandit-sor", BanditSOR, "method", replace=True,
+                      summary="SOR with omega chosen per solve by a Tsallis-INF/contextual bandit")
+    registry.register("bandit-ssor", BanditSSOR, "pc", replace=True,
+                      summary="SSOR preconditioner with omega chosen per solve by a bandit")

@@ -126,14 +126,19 @@ def apply_matrix(ctx: Context, ops: dict[str, Any]) -> Any:
 
 
 def network_direction(ctx: Context, ops: dict[str, Any]) -> Any:
-    """``r -> f(r / rms(r))`` on flat vectors (float32 network, result in ``r``'s dtype)."""
+    """``r -> f(r / rms(r))`` on flat vectors, from the traced operands."""
     net = eqx.combine(ops["params"], ctx.static)
     coefficient = ops.get("coefficient")
-    shape = ctx.shape
+    return lambda r: apply_network(net, coefficient, ctx.shape, r)
 
-    def direction(r: jax.Array) -> jax.Array:
-        rms = jnp.sqrt(jnp.mean(r * r))
-        scaled = (r / jnp.where(rms > 0, rms, 1.0)).reshape(shape)
-        return net(scaled.astype(jnp.float32), coefficient).astype(r.dtype).ravel()
 
-    return direction
+def apply_network(net: DCDMNet, coefficient: jax.Array | None, shape: tuple[int, ...],
+                  r: jax.Array) -> jax.Array:
+    """``f(r / rms(r))`` for a flat residual ``r`` on the grid ``shape``.
+
+    The network runs in float32; the result has ``r``'s dtype. The scaling keeps float32 in
+    range; for a network linear in ``r`` (the shipped ones are) it only rescales the result.
+    """
+    rms = jnp.sqrt(jnp.mean(r * r))
+    scaled = (r / jnp.where(rms > 0, rms, 1.0)).reshape(shape)
+    return net(scaled.astype(jnp.float32), coefficient).astype(r.dtype).ravel()

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from sciml.dcdm.families import Family
 from sciml.dcdm.ritz import ritz_pairs
 from sciml.dcdm.stencil import bands_from_matrix, coefficient_channel
+from sciml.persist import atomic_write
 
 LOW_MODE_WEIGHT = 9.0
 
@@ -110,10 +111,7 @@ def build(family: Family, shape: tuple[int, ...], ritz: int, seed: int,
                 return _from_arrays(shape, data, weighting)
     arrays = _assemble(family, shape, ritz, seed, progress)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, digest=digest, **arrays)
-        tmp.replace(cache)
+        atomic_write(cache, lambda f: np.savez(f, digest=digest, **arrays))
     return _from_arrays(shape, arrays, weighting)
 
 

@@ -1,4 +1,4 @@
-"""``method="dcdm"``: the deep conjugate direction method behind ``solvers.solve``.
+r"""``method="dcdm"``: the deep conjugate direction method behind ``solvers.solve``.
 
 >>> import operators
 >>> from solvers import solve
@@ -7,15 +7,38 @@
 >>> res.converged, res.iterations < 40
 (True, True)
 
-The iteration (:mod:`sciml.dcdm.iteration`) runs in float64 on the JAX default device (a GPU
-when JAX sees one) as one compiled ``lax.while_loop``, or on CPUs as compiled steps driven
-from Python (faster there, see ``loop``); the network runs in float32. ``setup``
-loads the network, reads the stencil off ``A`` and compiles the loop for the grid, so a
-:class:`solvers.Solver` reuses all of it while the matrix is unchanged; ``solve`` moves ``b``
-in and ``x`` out (NumPy in, NumPy out). Stopping rule: the library's,
-``||b - A x|| <= max(rtol ||b||, atol)``, tested on the updated residual, which is replaced by
-the true ``b - A x`` every ``replace_every`` iterations; the library re-checks the true
-residual on return.
+The iteration (Kaneda et al., 2023, Algorithm 1), given the network ``f ~ A^{-1}`` (up to
+scale), ``x_0`` and ``r_0 = b - A x_0``::
+
+    for k = 0, 1, ...:
+        z_k = f(r_k / rms(r_k))                                              # network
+        d_k = z_k - sum_{j=k-m}^{k-1} (z_k^T A d_j) / (d_j^T A d_j) d_j      # m = truncation
+        alpha_k = d_k^T r_k / d_k^T A d_k
+        x_{k+1} = x_k + alpha_k d_k;   r_{k+1} = r_k - alpha_k A d_k
+        every `replace_every` iterations: r_{k+1} = b - A x_{k+1}           # true residual
+    stop when ||r_{k+1}|| <= max(rtol ||b||, atol)   or k + 1 = maxiter
+
+is flexible CG, FCG(m) (Notay 2000), preconditioned by ``r -> f(r / rms(r))``; the scaling
+of ``r`` only rescales ``d_k`` and leaves the iterates unchanged. So it runs as the JAX
+backend's FCG kernel (:mod:`solvers.jaxkrylov.fcg`) with the network as ``M``, the
+kernel's periodic residual replacement, its record of the A-cosine of consecutive
+directions (``info["conjugacy"]``, rounding level when the orthogonalisation works) and of
+the first directions (``record_directions``), and its status codes
+(:mod:`solvers.jaxkrylov.loop`). ``alpha_k`` minimises the A-norm of the error along
+``d_k``, so ``||e||_A`` never increases.
+
+Vectors are float64 (under ``jax.enable_x64`` as a context), the network float32, on the
+JAX default device (a GPU when JAX sees one): as one compiled ``lax.while_loop``, or on CPUs
+as the kernel's compiled ``initial``/``step`` and the compiled network driven from Python
+(faster there, see ``loop``). ``setup`` loads the network, reads the stencil off ``A`` and
+compiles, so a :class:`solvers.Solver` reuses all of it while the matrix is unchanged;
+``solve`` moves ``b`` in and ``x`` out (NumPy in, NumPy out). Stopping rule: the library's,
+tested on the updated residual; the library re-checks the true residual on return.
+
+References
+----------
+A. Kaneda et al., "A Deep Conjugate Direction Method for Iteratively Solving Linear Systems",
+ICML 2023. Y. Notay, "Flexible conjugate gradients", SIAM J. Sci. Comput. 22(4), 2000.
 """
 
 from __future__ import annotations
@@ -27,23 +50,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sciml.dcdm import context, iteration
+from sciml.dcdm import context
 from solvers.errors import InvalidOptionError
+from solvers.jaxkrylov.fcg import State
+from solvers.jaxkrylov.fcg import initial as fcg_initial
+from solvers.jaxkrylov.fcg import run as fcg_run
+from solvers.jaxkrylov.fcg import step as fcg_step
+from solvers.jaxkrylov.loop import HISTORY, RUNNING, kept, reason
 from solvers.method import Callback, Iterate
-from solvers.reasons import Reason
 from solvers.stopping import StoppingRule
 from solvers.system import LinearSystem
 
-#: Residual norms kept per solve (the iteration count itself is not capped by this).
-HISTORY = 5000
-
-_REASONS = {
-    iteration.CONVERGED: Reason.RTOL,
-    iteration.MAXITER: Reason.MAXITER,
-    iteration.BREAKDOWN: Reason.BREAKDOWN,
-    iteration.NONFINITE: Reason.DIVERGED_NAN,
-    iteration.RUNNING: Reason.MAXITER,
-}
+#: The largest iteration budget the loop counter holds.
+MAXITER_CAP = np.iinfo(np.int32).max
 
 
 class DCDM:
@@ -69,8 +88,10 @@ class DCDM:
 
     Notes
     -----
-    ``info`` of the result holds ``model``, ``grid``, ``conjugacy`` (per iteration,
-    ``|d_k^T A d_{k-1}| / (||d_k||_A ||d_{k-1}||_A)``) and, if asked, ``directions``.
+    ``info`` of the result holds ``model``, ``grid``, ``device``, ``loop``, ``conjugacy``
+    (per iteration from the second, ``|d_k^T A d_{k-1}| / (||d_k||_A ||d_{k-1}||_A)``) and,
+    if asked, ``directions``. The network is per-matrix setup, not state carried across
+    solves.
     """
 
     requires_symmetric = True
@@ -118,44 +139,43 @@ class DCDM:
         return "host" if jax.devices()[0].platform == "cpu" else "device"
 
     def _compile(self, mode: str) -> None:
+        """Compile the FCG kernel with the network as ``M``: whole, or as its pieces."""
         if mode in self._compiled:
             return
-        ctx, ops, n = self.ctx, self._ops, self.ctx.n
-        vector = jax.ShapeDtypeStruct((n,), jnp.float64)
+        ctx, ops = self.ctx, self._ops
+        vector = jax.ShapeDtypeStruct((ctx.n,), jnp.float64)
         scalar = jax.ShapeDtypeStruct((), jnp.float64)
-        count = jax.ShapeDtypeStruct((), jnp.int64)
-        options = {"truncation": self.truncation, "history": HISTORY + 1,
-                   "record": self.record}
-        if mode == "device":
-            def run(ops: dict, b: jax.Array, x0: jax.Array, tol: jax.Array,
-                    maxiter: jax.Array) -> iteration.State:
-                return iteration.run(context.apply_matrix(ctx, ops),
-                                     context.network_direction(ctx, ops), b, x0, tol, maxiter,
-                                     replace_every=self.replace_every, **options)
+        count = jax.ShapeDtypeStruct((), jnp.int32)
+        options = {"truncation": self.truncation, "conjugacy": True, "record": self.record}
 
-            self._compiled[mode] = jax.jit(run).lower(ops, vector, vector, scalar,
-                                                      count).compile()
-            return
+        def run(ops: dict, b: jax.Array, x0: jax.Array, tol: jax.Array,
+                maxiter: jax.Array) -> State:
+            return fcg_run(context.apply_matrix(ctx, ops), b, x0,
+                           context.network_direction(ctx, ops), tol, maxiter,
+                           replace_every=self.replace_every, **options)
 
-        def start(ops: dict, b: jax.Array, x0: jax.Array, tol: jax.Array,
-                  maxiter: jax.Array) -> iteration.State:
-            return iteration.start(context.apply_matrix(ctx, ops), b, x0, tol, maxiter,
-                                   **options)
+        def initial(ops: dict, b: jax.Array, x0: jax.Array, tol: jax.Array,
+                    maxiter: jax.Array) -> State:
+            return fcg_initial(context.apply_matrix(ctx, ops), b, x0, tol, maxiter, **options)
 
-        def direction(ops: dict, r: jax.Array) -> jax.Array:
+        def network(ops: dict, r: jax.Array) -> jax.Array:
             return context.network_direction(ctx, ops)(r)
 
-        def advance(ops: dict, b: jax.Array, tol: jax.Array, maxiter: jax.Array,
-                    state: iteration.State, z: jax.Array) -> iteration.State:
-            return iteration.step(context.apply_matrix(ctx, ops), lambda r: z, b, tol,
-                                  maxiter, self.replace_every, state)
+        def step(ops: dict, b: jax.Array, tol: jax.Array, maxiter: jax.Array,
+                 state: State, z: jax.Array) -> State:
+            return fcg_step(context.apply_matrix(ctx, ops), b, tol, maxiter, state, z,
+                            replace_every=self.replace_every)
 
-        state = jax.eval_shape(start, ops, vector, vector, scalar, count)
+        start = (ops, vector, vector, scalar, count)
+        if mode == "device":
+            self._compiled[mode] = jax.jit(run).lower(*start).compile()
+            return
+        state = jax.eval_shape(initial, *start)
         self._compiled[mode] = (
-            jax.jit(start).lower(ops, vector, vector, scalar, count).compile(),
-            jax.jit(direction).lower(ops, vector).compile(),
-            jax.jit(advance, donate_argnums=4).lower(ops, vector, scalar, count, state,
-                                                     vector).compile())
+            jax.jit(initial).lower(*start).compile(),
+            jax.jit(network).lower(ops, vector).compile(),
+            jax.jit(step, donate_argnums=4).lower(ops, vector, scalar, count, state,
+                                                  vector).compile())
 
     def solve(self, system: LinearSystem, b: np.ndarray, x0: np.ndarray | None,
               M: Any, stop: StoppingRule, callback: Callback | None = None) -> Iterate:
@@ -167,42 +187,41 @@ class DCDM:
         if self.ctx is None:
             self.setup(system)
         tol = stop.threshold(float(np.linalg.norm(b)))
-        maxiter = stop.iterations(system.n)
+        maxiter = min(stop.iterations(system.n), MAXITER_CAP)
         x0 = np.zeros(system.n) if x0 is None else x0
         mode = self._mode(callback)
         with jax.enable_x64(True):
             self._compile(mode)
             args = (jnp.asarray(b, jnp.float64), jnp.asarray(x0, jnp.float64),
-                    jnp.asarray(tol, jnp.float64), jnp.asarray(maxiter, jnp.int64))
+                    jnp.asarray(tol, jnp.float64), jnp.asarray(maxiter, jnp.int32))
             if mode == "device":
                 state = self._compiled[mode](self._ops, *args)
             else:
                 state = self._host_loop(args, callback)
             state = jax.device_get(state)
-        return self._iterate(state, b.dtype)
+        return self._iterate(state, b.dtype, mode)
 
-    def _host_loop(self, args: tuple, callback: Callback | None) -> iteration.State:
+    def _host_loop(self, args: tuple, callback: Callback | None) -> State:
         """Python loop over the compiled pieces; ``callback(x_k)`` after each iteration."""
         b, x0, tol, maxiter = args
-        start, direction, advance = self._compiled["host"]
+        initial, network, step = self._compiled["host"]
         ops = self._ops
-        state = start(ops, b, x0, tol, maxiter)
-        while int(state.status) == iteration.RUNNING:
-            state = advance(ops, b, tol, maxiter, state, direction(ops, state.r))
+        state = initial(ops, b, x0, tol, maxiter)
+        while int(state.progress.code) == RUNNING:
+            state = step(ops, b, tol, maxiter, state, network(ops, state.r))
             if callback is not None:
                 callback(np.asarray(state.x))
         return state
 
-    def _iterate(self, state: iteration.State, dtype: np.dtype) -> Iterate:
-        k = int(state.k)
-        kept = min(k, HISTORY) + 1
+    def _iterate(self, state: State, dtype: np.dtype, mode: str) -> Iterate:
+        k = int(state.progress.k)
         info: dict[str, Any] = {
-            "model": self.ctx.name, "grid": self.ctx.shape,
+            "model": self.ctx.name, "grid": self.ctx.shape, "loop": mode,
             "conjugacy": np.asarray(state.conjugacy[1:min(k, HISTORY)]),
             "device": str(jax.devices()[0].platform),
         }
         if self.record:
-            info["directions"] = np.asarray(state.recorded[: min(k, self.record)])
+            info["directions"] = np.asarray(state.directions[: min(k, self.record)])
         x = np.asarray(state.x).astype(dtype, copy=False)
-        residuals = [float(v) for v in np.asarray(state.residuals[:kept])]
-        return Iterate(x, k, residuals, _REASONS[int(state.status)], info)
+        residuals = [float(v) for v in kept(state.progress.residuals, k)]
+        return Iterate(x, k, residuals, reason(state.progress.code), info)

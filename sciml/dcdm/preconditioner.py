@@ -87,9 +87,7 @@ class NetworkPreconditioner(eqx.Module):
     shape: tuple[int, ...] = eqx.field(static=True)
 
     def __call__(self, r: jax.Array) -> jax.Array:
-        rms = jnp.sqrt(jnp.mean(r * r))
-        scaled = (r / jnp.where(rms > 0, rms, 1.0)).reshape(self.shape)
-        return self.net(scaled.astype(jnp.float32), self.coefficient).astype(r.dtype).ravel()
+        return context.apply_network(self.net, self.coefficient, self.shape, r)
 
 
 def jax_preconditioner(A: Any, model: str | os.PathLike | None = None,

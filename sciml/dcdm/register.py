@@ -1,12 +1,15 @@
 """Entry point ``solvers.methods: dcdm`` — registers ``method="dcdm"`` and ``pc="dcdm"``.
 
 Called by :mod:`solvers.registry` the first time the name ``"dcdm"`` is looked up, so
-``import solvers`` stays free of JAX until DCDM is asked for.
+``import solvers`` stays free of JAX until DCDM is asked for. Both run their own compiled
+JAX code from the host pipeline, also on ``backend="jax"``: the JAX spec declares that
+delegation (the result says ``info["delegated"] = True``) instead of naming a kernel.
 """
 
 from __future__ import annotations
 
 from solvers import registry
+from solvers.registry import JaxSpec
 
 
 def register() -> None:
@@ -15,8 +18,10 @@ def register() -> None:
     from sciml.dcdm.preconditioner import DCDMPreconditioner
 
     registry.register(
-        "dcdm", DCDM, "method", backends=("scipy", "jax"), replace=True,
+        "dcdm", DCDM, "method", jax=JaxSpec(delegate=True), requires_symmetric=True,
+        replace=True,
         summary="deep conjugate direction method: CNN directions, A-orthogonalised (SPD grids)")
     registry.register(
-        "dcdm", DCDMPreconditioner, "pc", backends=("scipy", "jax"), replace=True,
+        "dcdm", DCDMPreconditioner, "pc", jax=JaxSpec(delegate=True), requires_symmetric=True,
+        replace=True,
         summary="DCDM network as a nonlinear preconditioner (use inside method='fcg')")

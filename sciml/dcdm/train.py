@@ -11,16 +11,19 @@ clipping) for a fixed number of steps.
 
 Reproducibility: the initial weights come from ``PRNGKey(seed)``, the batch of step ``t`` from
 ``fold_in(PRNGKey(seed + 1), t)``, the Ritz vectors from ``seed`` (:func:`sciml.dcdm.data.build`),
-so a run resumed from a checkpoint draws exactly the batches it would have drawn.
+so a run resumed from a checkpoint draws exactly the batches it would have drawn and ends
+with bit-identical weights. The loop, checkpoints and resume are :func:`sciml.training.train`;
+a resume must repeat the configuration (all of :class:`TrainConfig` but ``checkpoint_every``;
+``steps`` included, since it shapes the learning-rate schedule).
 
 Several training grids may be given (``--grid 32 64 128``); step ``t`` uses grid
 ``t mod G``. Training on more than one size pins down how the shared coarse levels of the
 network scale from one level to the next, which is what lets the weights serve larger grids.
 
 Files, under ``<out>/<model>/``: ``data-<grid>.npz`` (cached Ritz vectors),
-``checkpoints/step-<t>.eqx`` (network and optimiser state, the last two kept),
-``checkpoints/latest.json`` (written last, atomically: the checkpoint to resume from, the
-configuration and the loss history), and the final ``<model>.eqx`` + ``<model>.json``.
+``checkpoints/`` (:mod:`sciml.training` checkpoints: ``step-<t>.eqx`` with network and
+optimiser state, the last two kept, and ``latest.json``), and the final ``<model>.eqx`` +
+``<model>.json``.
 
 References
 ----------
@@ -31,10 +34,10 @@ References
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +47,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
+from sciml import training
 from sciml.dcdm import data, stencil, weights
 from sciml.dcdm.families import Family, get_family
 from sciml.dcdm.model import Architecture, DCDMNet
@@ -116,6 +119,10 @@ class TrainConfig:
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
+    def resume_key(self) -> dict:
+        """What a resumed run must repeat: everything but ``checkpoint_every``."""
+        return {k: v for k, v in self.to_json().items() if k != "checkpoint_every"}
+
 
 def loss_fn(net: DCDMNet, b: jax.Array, diagonal: jax.Array, upper: tuple[jax.Array, ...],
             coefficient: jax.Array | None) -> jax.Array:
@@ -142,124 +149,58 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
 
 
-def make_step(config: TrainConfig, optimizer: optax.GradientTransformation) -> Any:
-    """The jitted training step ``(net, opt_state, t, arrays) -> (net, opt_state, loss)``."""
-    base = jax.random.PRNGKey(config.seed + 1)
+def make_batches(config: TrainConfig,
+                 arrays: list[dict[str, Any]]) -> Callable[[int, jax.Array], dict[str, Any]]:
+    """``batches(t, key) -> batch`` for :func:`sciml.training.train`: grid ``t mod G``.
+
+    The batch holds ``b`` (``(batch, *grid)``, unit-norm training vectors drawn with ``key``)
+    and the stencil bands (and coefficient) of the matrix each vector belongs to.
+    """
     uses_coefficient = config.family.coefficient
 
     @eqx.filter_jit
-    def train_step(net: DCDMNet, opt_state: Any, t: jax.Array,
-                   arrays: dict[str, Any]) -> tuple[DCDMNet, Any, jax.Array]:
-        shape = arrays["diagonal"].shape[1:]
-        b, index = data.sample(jax.random.fold_in(base, t), arrays["vectors"],
-                               arrays["weights"], config.batch)
-        b = b.reshape((config.batch, *shape))
-        diagonal = arrays["diagonal"][index]
-        upper = tuple(u[index] for u in arrays["upper"])
-        coefficient = arrays["coefficient"][index] if uses_coefficient else None
-        loss, grads = eqx.filter_value_and_grad(loss_fn)(net, b, diagonal, upper, coefficient)
-        params = eqx.filter(net, eqx.is_array)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return eqx.apply_updates(net, updates), opt_state, loss
+    def draw(key: jax.Array, grid: dict[str, Any]) -> dict[str, Any]:
+        shape = grid["diagonal"].shape[1:]
+        b, index = data.sample(key, grid["vectors"], grid["weights"], config.batch)
+        return {"b": b.reshape((config.batch, *shape)), "diagonal": grid["diagonal"][index],
+                "upper": tuple(u[index] for u in grid["upper"]),
+                "coefficient": grid["coefficient"][index] if uses_coefficient else None}
 
-    return train_step
-
-
-class Checkpoints:
-    """Atomic checkpoints in ``<run>/checkpoints``: ``step-<t>.eqx`` + ``latest.json``."""
-
-    def __init__(self, run_dir: Path, keep: int = 2) -> None:
-        self.dir = run_dir / "checkpoints"
-        self.keep = keep
-
-    def save(self, step: int, net: DCDMNet, opt_state: Any, config: TrainConfig,
-             losses: list[float]) -> Path:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / f"step-{step:07d}.eqx"
-        weights._atomic(path, lambda f: eqx.tree_serialise_leaves(f, (net, opt_state)))
-        meta = {"step": step, "file": path.name, "config": config.to_json(), "losses": losses}
-        text = json.dumps(meta) + "\n"
-        weights._atomic(self.dir / "latest.json", lambda f: f.write(text.encode()))
-        for old in sorted(self.dir.glob("step-*.eqx"))[: -self.keep]:
-            old.unlink(missing_ok=True)
-        return path
-
-    def load(self, net: DCDMNet, opt_state: Any,
-             config: TrainConfig) -> tuple[int, DCDMNet, Any, list[float]] | None:
-        """The latest checkpoint, or ``None`` if there is none; refuses a different config."""
-        latest = self.dir / "latest.json"
-        if not latest.exists():
-            return None
-        meta = json.loads(latest.read_text())
-        saved = {k: v for k, v in meta["config"].items() if k != "steps"}
-        current = {k: v for k, v in json.loads(json.dumps(config.to_json())).items()
-                   if k != "steps"}
-        if saved != current:
-            raise InvalidOptionError(
-                f"the checkpoint in {self.dir} was made with a different configuration "
-                f"({saved}); use another --out or drop --resume")
-        net, opt_state = eqx.tree_deserialise_leaves(self.dir / meta["file"], (net, opt_state))
-        return int(meta["step"]), net, opt_state, list(meta["losses"])
+    return lambda t, key: draw(key, arrays[t % len(arrays)])
 
 
 def train(config: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True,
           validate: bool = True) -> Path:
     """Train the network of ``config.model``; returns the path of the final ``.eqx`` file.
 
-    ``Ctrl-C`` saves a checkpoint at the current step before re-raising, so ``--resume``
-    continues from there.
+    The loop, its checkpoints in ``<out>/<model>/checkpoints`` and ``resume`` are those of
+    :func:`sciml.training.train`: ``Ctrl-C`` saves a checkpoint at the last finished step
+    before re-raising, so ``--resume`` continues from there and ends with the same weights.
     """
     config.validate()
     run_dir = Path(out) / config.model
-    arch = config.architecture()
     arrays = [
         _device_arrays(data.build(config.family, grid, config.ritz, config.seed,
                                   cache=run_dir / f"data-{'x'.join(map(str, grid))}.npz",
                                   progress=progress, weighting=config.weighting))
         for grid in config.grids]
-    net = DCDMNet(arch, jax.random.PRNGKey(config.seed))
-    optimizer = make_optimizer(config)
-    opt_state = optimizer.init(eqx.filter(net, eqx.is_array))
-    checkpoints = Checkpoints(run_dir)
-    start, losses = 0, []
-    if resume:
-        restored = checkpoints.load(net, opt_state, config)
-        if restored is not None:
-            start, net, opt_state, losses = restored
-    elif (checkpoints.dir / "latest.json").exists():
-        raise InvalidOptionError(
-            f"{checkpoints.dir} already holds a checkpoint; pass --resume to continue it or "
-            f"choose another --out")
-    train_step = make_step(config, optimizer)
     t0 = time.perf_counter()
-    bar = tqdm(range(start, config.steps), initial=start, total=config.steps,
-               desc=f"train-dcdm {config.model}", disable=not progress)
-    step = start
-    try:
-        for step in bar:
-            net, opt_state, loss = train_step(net, opt_state, jnp.asarray(step),
-                                              arrays[step % len(arrays)])
-            losses.append(float(loss))
-            if (step + 1) % 10 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
-            if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
-                checkpoints.save(step + 1, net, opt_state, config, losses)
-        step = config.steps
-    except KeyboardInterrupt:
-        done = len(losses)
-        checkpoints.save(done, net, opt_state, config, losses[:done])
-        bar.close()
-        print(f"\ninterrupted: checkpoint at step {done} in {checkpoints.dir}; "
-              f"continue with the same command plus --resume")
-        raise
-    bar.close()
-    checkpoints.save(config.steps, net, opt_state, config, losses)
-    meta = _metadata(config, losses, time.perf_counter() - t0, start)
-    path = weights.save(net, run_dir / f"{config.model}.eqx", meta)
+    state = training.train(
+        _batch_loss, DCDMNet(config.architecture(), jax.random.PRNGKey(config.seed)),
+        make_optimizer(config), make_batches(config, arrays), config.steps,
+        out_dir=run_dir / "checkpoints", seed=config.seed + 1, config=config.resume_key(),
+        checkpoint_every=config.checkpoint_every, resume=resume, progress=progress,
+        desc=f"train-dcdm {config.model}")
+    meta = _metadata(config, state.losses, time.perf_counter() - t0, state.resumed_from)
+    path = weights.save(state.params, run_dir / f"{config.model}.eqx", meta)
     if validate:
         meta["validation"] = evaluate(path, config)
-        path = weights.save(net, path, meta)
+        path = weights.save(state.params, path, meta)
     return path
+
+
+def _batch_loss(net: DCDMNet, batch: dict[str, Any]) -> jax.Array:
+    return loss_fn(net, **batch)
 
 
 def _device_arrays(ts: data.TrainingSet) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import equinox as eqx
 import jax
 
 from sciml.dcdm.model import Architecture, DCDMNet
+from sciml.persist import atomic_write, atomic_write_text
 from solvers.errors import ModelLoadError
 
 #: Where the shipped weights live (inside the package).
@@ -70,15 +70,14 @@ def resolve(model: str | os.PathLike) -> tuple[str, Path, Path]:
 
 def save(net: DCDMNet, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:
     """Write ``path`` (``.eqx``) and its ``.json`` sidecar atomically; returns the .eqx path."""
-    eqx_path = Path(path).with_suffix(".eqx")
-    eqx_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(eqx_path, lambda f: eqx.tree_serialise_leaves(f, net))
+    eqx_path = atomic_write(Path(path).with_suffix(".eqx"),
+                            lambda f: eqx.tree_serialise_leaves(f, net))
     meta = dict(metadata)
     meta.update(format=FORMAT_VERSION, architecture=net.arch.to_json(),
                 parameters=net.parameter_count, sha256=_sha256(eqx_path),
                 bytes=eqx_path.stat().st_size)
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
-    _atomic(eqx_path.with_suffix(".json"), lambda f: f.write(text.encode()))
+    atomic_write_text(eqx_path.with_suffix(".json"), text)
     return eqx_path
 
 
@@ -122,20 +121,3 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _atomic(path: Path, write: Any) -> None:
-    """Write through a temporary file in the same directory, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,32 +1,79 @@
 """Backends: ``scipy`` (host, default), ``petsc`` (petsc4py, MPI) and ``jax`` (jit, GPU).
 
-Each backend module exposes ``solve(solver, A, b, x0, callback) -> SolveResult`` and
-``accepts(A, b) -> bool`` (used by ``backend="auto"``). Modules are imported on first use,
-so a missing optional dependency only matters when that backend is asked for.
+The protocol. A backend module exposes
+
+- ``prepare(solver, A, b, x0, callback, choice) -> Prepared``: validate and convert the input,
+  resolve ``method="auto"`` (or take ``choice``, an :class:`solvers.auto.Choice`), build or
+  reuse the setup (by matrix fingerprint, in the solver's typed per-backend cache);
+- the returned :class:`Prepared` runs the method (``run(x0, stop, state) -> Iterate``), and
+  computes the float64 residual norm of an ``x`` on the caller's own system.
+
+What follows a run is the same for every backend (:mod:`solvers.finish`): refinement restarts,
+per-solve hooks and carried state, timings and the float64 verdict.
+
+Modules are imported on first use, so a missing optional dependency only matters when that
+backend is asked for.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
+from solvers.auto import Choice
 from solvers.errors import BackendUnavailableError, InvalidOptionError
+from solvers.method import Iterate
+from solvers.stopping import StoppingRule
 
 BACKENDS = {
-    "scipy": ("solvers.backends.scipy", None),
+    "scipy": ("solvers.backends.host", None),
     "petsc": ("solvers.backends.petsc", "bash scripts/install-petsc.sh (MPICH, mpi4py, "
               "PETSc and petsc4py from PyPI; PETSc builds from source in about 15 min)"),
     "jax": ("solvers.backends.jax", "pip install jax"),
 }
 
-#: Order in which ``backend="auto"`` asks the backends whether they own the input types.
+#: Order in which ``backend="auto"`` asks whether the input types belong to a backend.
 AUTO_ORDER = ("petsc", "jax")
 
 #: Keyword parameters a backend reads itself (not a method's or a preconditioner's), so that
-#: ``Solver(backend="jax", matrix_free=True)`` is accepted. Kept here, not in the backend
-#: modules, so that checking them imports no optional dependency.
+#: ``Solver(backend="jax", matrix_free=True)`` is accepted without importing JAX.
 PARAMS: dict[str, tuple[str, ...]] = {"scipy": (), "petsc": (), "jax": ("matrix_free",)}
+
+
+@dataclass
+class Prepared:
+    """A system ready to run on one backend.
+
+    ``run(x0, stop, state)`` runs the method from ``x0`` (working form; ``None``: zero) under
+    ``stop`` with the method's carried ``state`` and returns an :class:`Iterate` whose ``x``
+    is in working form. ``residual_norm(x)`` is ``||b - A x||`` in float64 (complex128) on the
+    caller's own ``A`` and ``b``; ``bnorm`` is ``||b||`` likewise; ``output(x)`` gives ``x``
+    in the family of the caller's ``b``. ``components`` maps ``(kind, name)`` to the objects
+    whose hooks and carried state :mod:`solvers.finish` handles; ``hook_system`` is what
+    their ``before_solve`` receives. ``choices`` are the ``auto`` plan (first, then fallbacks)
+    when ``method="auto"``.
+    """
+
+    run: Callable[[Any, StoppingRule, Any], Iterate]
+    residual_norm: Callable[[Any], float]
+    bnorm: float
+    output: Callable[[Any], Any]
+    n: int
+    dtype: np.dtype
+    method: str
+    pc: str
+    x0: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    components: dict[tuple[str, str], Any] = field(default_factory=dict)
+    hook_system: Any = None
+    choices: list[Choice] = field(default_factory=list)
+    refine: bool = True
 
 
 def get(name: str) -> ModuleType:

@@ -14,7 +14,13 @@ residual norm (recurrence or, for GMRES, the Givens estimate checked against the
 residual at each restart) satisfies ``||r|| <= max(rtol ||b||, atol)``; the backend checks
 the true residual once more on return.
 
-This package imports JAX; only :mod:`solvers.backends.jax` imports it.
+Which name runs which kernel, with which static options, is the registry's
+(``JaxSpec(kernel="solvers.jaxkrylov.fcg:fcg", options=("truncation",))`` in
+:mod:`solvers.builtins`). :mod:`solvers.jaxkrylov.fcg` also exposes its loop in pieces
+(``initial``, ``step``, ``run``) for a caller that drives FCG itself: the DCDM method runs
+it with its network as the preconditioner.
+
+This package imports JAX; within :mod:`solvers` only the JAX backend imports it.
 """
 
 from solvers.jaxkrylov.bicgstab import bicgstab
@@ -22,8 +28,4 @@ from solvers.jaxkrylov.cg import cg
 from solvers.jaxkrylov.fcg import fcg
 from solvers.jaxkrylov.gmres import gmres
 
-#: Method name -> function, and the static keyword options each takes.
-METHODS = {"cg": cg, "fcg": fcg, "gmres": gmres, "bicgstab": bicgstab}
-OPTIONS = {"cg": (), "fcg": ("truncation",), "gmres": ("restart",), "bicgstab": ()}
-
-__all__ = ["METHODS", "OPTIONS", "bicgstab", "cg", "fcg", "gmres"]
+__all__ = ["bicgstab", "cg", "fcg", "gmres"]

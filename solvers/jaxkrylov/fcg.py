@@ -8,10 +8,18 @@ with classical instead of modified Gram-Schmidt, which is one matrix-vector prod
     z_k = M(r_k)
     d_k = z_k - sum_{j=k-m}^{k-1} ((A d_j, z_k) / (d_j, A d_j)) d_j
     alpha_k = (d_k, r_k) / (d_k, A d_k);  x += alpha_k d_k;  r -= alpha_k A d_k
+    every `replace_every` iterations (if asked): r = b - A x
     stop if ||r|| <= max(rtol ||b||, atol)
 
 The last ``m`` pairs ``(d_j, A d_j)`` live in a ring buffer of shape ``(m, n)``; unused
-slots hold zeros and drop out of the sum.
+slots hold zeros and drop out of the sum. A scaled ``z_k`` (``c M(r_k)``, ``c > 0``) scales
+``d_k`` by ``c`` and ``alpha_k`` by ``1/c``: the iterates do not change.
+
+:func:`fcg` is the kernel of the JAX backend. Its pieces are public for a caller that drives
+the same iteration itself (the DCDM method, :mod:`sciml.dcdm.method`, runs :func:`run`, or
+:func:`initial` and :func:`step` from a Python loop with the network applied in between):
+:func:`step` takes ``z_k`` as an argument, and its optional outputs, the A-cosine of
+consecutive directions and the first directions themselves, cost nothing when not asked.
 
 References
 ----------
@@ -20,7 +28,7 @@ References
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +40,7 @@ from solvers.jaxkrylov.loop import (
     HISTORY,
     RUNNING,
     Operator,
+    Progress,
     advance,
     first,
     outcome,
@@ -40,6 +49,19 @@ from solvers.jaxkrylov.loop import (
     start,
     threshold,
 )
+
+
+class State(NamedTuple):
+    """FCG(m)'s loop state; ``conjugacy`` and ``directions`` are None unless asked for."""
+
+    x: jax.Array
+    r: jax.Array
+    D: jax.Array                   # (m, n) ring buffer of the last m directions d_j
+    AD: jax.Array                  # (m, n) their products A d_j
+    energies: jax.Array            # (m,) (d_j, A d_j); 1 in unused slots (where d_j = 0)
+    conjugacy: jax.Array | None    # (history,) |(d_k, A d_{k-1})| / (||d_k||_A ||d_{k-1}||_A)
+    directions: jax.Array | None   # (record, n) d_0, d_1, ... (debugging)
+    progress: Progress
 
 
 def fcg(matvec: Operator, b: jax.Array, x0: jax.Array, M: Operator | None = None,
@@ -62,27 +84,73 @@ def fcg(matvec: Operator, b: jax.Array, x0: jax.Array, M: Operator | None = None
         ``code`` is ``BREAKDOWN`` when ``(d, A d) <= 0`` and ``DIVERGED_NAN`` when it is not
         finite (the loop then stops before that update).
     """
-    tol = threshold(b, rtol, atol)
+    state = run(matvec, b, x0, M, threshold(b, rtol, atol), maxiter, truncation=truncation,
+                history=history)
+    return outcome(state.x, state.progress)
+
+
+def run(matvec: Operator, b: jax.Array, x0: jax.Array, M: Operator | None, tol: jax.Array,
+        maxiter: Any, *, truncation: int = 2, history: int = HISTORY, replace_every: int = 0,
+        conjugacy: bool = False, record: int = 0) -> State:
+    """FCG(m) until ``||r|| <= tol``, ``maxiter``, breakdown or NaN; the final :class:`State`.
+
+    ``replace_every``, ``conjugacy`` and ``record`` as for :func:`initial` and :func:`step`.
+    """
+    state = initial(matvec, b, x0, tol, maxiter, truncation=truncation, history=history,
+                    conjugacy=conjugacy, record=record)
+
+    def body(state: State) -> State:
+        return step(matvec, b, tol, maxiter, state, precondition(M, state.r),
+                    replace_every=replace_every)
+
+    return lax.while_loop(running, body, state)
+
+
+def initial(matvec: Operator, b: jax.Array, x0: jax.Array, tol: jax.Array, maxiter: Any, *,
+            truncation: int = 2, history: int = HISTORY, conjugacy: bool = False,
+            record: int = 0) -> State:
+    """The state before the first iteration (done already if ``x0`` passes).
+
+    ``conjugacy=True`` keeps the A-cosine of each direction with the previous one (0 for
+    the first); ``record > 0`` keeps the first ``record`` directions. Both static.
+    """
     r = b - matvec(x0)
-    directions = jnp.zeros((truncation, b.shape[0]), b.dtype)
-    dAd = jnp.ones(truncation, jnp.abs(b).dtype)
-    init = (x0, r, directions, directions, dAd, start(jnp.linalg.norm(r), tol, maxiter, history))
+    D = jnp.zeros((truncation, b.shape[0]), b.dtype)
+    real = jnp.abs(b).dtype
+    return State(x0, r, D, D, jnp.ones(truncation, real),
+                 jnp.zeros(history, real) if conjugacy else None,
+                 jnp.zeros((record, b.shape[0]), b.dtype) if record else None,
+                 start(jnp.linalg.norm(r), tol, maxiter, history))
 
-    def body(state: tuple) -> tuple:
-        x, r, D, AD, dAd, progress = state
-        z = precondition(M, r)
-        d = z - ((AD.conj() @ z) / dAd) @ D
-        Ad = matvec(d)
-        dAd_k = jnp.vdot(d, Ad).real
-        failed = first((~jnp.isfinite(dAd_k), DIVERGED_NAN), (dAd_k <= 0, BREAKDOWN))
-        ok = failed == RUNNING
-        alpha = jnp.where(ok, jnp.vdot(d, r) / dAd_k, 0)
-        x = x + alpha * d
+
+def step(matvec: Operator, b: jax.Array, tol: jax.Array, maxiter: Any, state: State,
+         z: jax.Array, *, replace_every: int = 0) -> State:
+    """One FCG(m) iteration from the preconditioned residual ``z = M(r)``.
+
+    ``replace_every > 0`` (static) replaces the recurrence residual by the true ``b - A x``
+    after every ``replace_every``-th iteration (one more ``matvec`` each time).
+    """
+    x, r, D, AD, dAd, cosines, directions, progress = state
+    k = progress.k
+    d = z - ((AD.conj() @ z) / dAd) @ D
+    Ad = matvec(d)
+    dAd_k = jnp.vdot(d, Ad).real
+    failed = first((~jnp.isfinite(dAd_k), DIVERGED_NAN), (dAd_k <= 0, BREAKDOWN))
+    ok = failed == RUNNING
+    alpha = jnp.where(ok, jnp.vdot(d, r) / dAd_k, 0)
+    x = x + alpha * d
+    if replace_every:
+        r = lax.cond((k + 1) % replace_every == 0, lambda: b - matvec(x),
+                     lambda: r - alpha * Ad)
+    else:
         r = r - alpha * Ad
-        slot = progress.k % truncation
-        D, AD = D.at[slot].set(d), AD.at[slot].set(Ad)
-        dAd = dAd.at[slot].set(jnp.where(ok, dAd_k, 1))
-        return x, r, D, AD, dAd, advance(progress, jnp.linalg.norm(r), tol, maxiter, failed)
-
-    x, *_, progress = lax.while_loop(running, body, init)
-    return outcome(x, progress)
+    if cosines is not None:
+        last = (k - 1) % D.shape[0]
+        cosine = jnp.abs(jnp.vdot(AD[last], d)) / jnp.sqrt(jnp.abs(dAd_k * dAd[last]))
+        cosines = cosines.at[jnp.minimum(k, cosines.shape[0] - 1)].set(cosine)
+    if directions is not None:
+        directions = directions.at[k].set(d, mode="drop")
+    slot = k % D.shape[0]
+    return State(x, r, D.at[slot].set(d), AD.at[slot].set(Ad),
+                 dAd.at[slot].set(jnp.where(ok, dAd_k, 1)), cosines, directions,
+                 advance(progress, jnp.linalg.norm(r), tol, maxiter, failed))

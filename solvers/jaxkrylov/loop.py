@@ -1,5 +1,9 @@
 """What the jitted Krylov methods share: status codes, residual buffer and stopping test.
 
+These are the status codes of every JAX loop in the library: the kernels of this package
+and the DCDM method (:mod:`sciml.dcdm.method`, which runs the FCG kernel with its network as
+the preconditioner); :func:`reason` maps a final code to its :class:`solvers.reasons.Reason`.
+
 Each method's ``lax.while_loop`` carries a :class:`Progress` as the last element of its
 state: ``k`` iterations done, a fixed-size buffer of residual norms (``residuals[i]`` after
 ``i`` iterations) and a status ``code``, :data:`RUNNING` until the stopping test
@@ -16,6 +20,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from solvers.reasons import Reason
 
@@ -50,6 +55,16 @@ class Progress(NamedTuple):
 def reason(code: int) -> Reason:
     """The :class:`Reason` of a final status code."""
     return REASONS[int(code)]
+
+
+def kept(residuals: Any, k: int) -> np.ndarray:
+    """The norms a residual buffer holds after ``k`` iterations, as a NumPy array.
+
+    ``residuals[:k + 1]`` while the buffer is long enough; beyond that the whole buffer, whose
+    last entry is the latest norm.
+    """
+    residuals = np.asarray(residuals)
+    return residuals[: min(int(k), residuals.shape[0] - 1) + 1]
 
 
 def first(*cases: tuple[jax.Array, int]) -> jax.Array:

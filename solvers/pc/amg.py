@@ -15,7 +15,6 @@ import numpy as np
 import pyamg
 import scipy.sparse.linalg as spla
 
-from solvers.errors import InvalidSystemError
 from solvers.system import LinearSystem
 
 
@@ -36,14 +35,13 @@ class AMG:
         self.hierarchy: pyamg.MultilevelSolver | None = None
 
     def setup(self, system: LinearSystem) -> spla.LinearOperator:
-        if system.matrix is None:
-            raise InvalidSystemError("pc='amg' needs an assembled matrix, got a LinearOperator")
+        matrix = system.require_matrix("pc='amg'")
         # pyamg draws random vectors from NumPy's global generator (spectral radius
         # estimates); seed it for the setup so hierarchies are reproducible, then restore it.
         saved = np.random.get_state()
         np.random.seed(self.seed)
         try:
-            self.hierarchy = pyamg.smoothed_aggregation_solver(system.matrix,
+            self.hierarchy = pyamg.smoothed_aggregation_solver(matrix,
                                                                **self.amg_options)
         finally:
             np.random.set_state(saved)

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from solvers.errors import InvalidOptionError, InvalidSystemError, SetupError
+from solvers.errors import InvalidOptionError, SetupError
 from solvers.system import LinearSystem
 from solvers.triangular import TriangularSolver
 
@@ -77,9 +77,7 @@ class ICC:
         self.sweeps = sweeps
 
     def setup(self, system: LinearSystem) -> spla.LinearOperator:
-        if system.matrix is None:
-            raise InvalidSystemError("pc='icc' needs an assembled matrix, got a LinearOperator")
-        L = incomplete_cholesky(system.matrix, self.sweeps)
+        L = incomplete_cholesky(system.require_matrix("pc='icc'"), self.sweeps)
         tri = TriangularSolver(L)
 
         def apply(r: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import scipy.sparse.linalg as spla
 
-from solvers.errors import InvalidSystemError, SetupError
+from solvers.errors import SetupError
 from solvers.system import LinearSystem
 
 
@@ -33,10 +33,9 @@ class ILU:
         self.diag_pivot_thresh = diag_pivot_thresh
 
     def setup(self, system: LinearSystem) -> spla.LinearOperator:
-        if system.matrix is None:
-            raise InvalidSystemError("pc='ilu' needs an assembled matrix, got a LinearOperator")
+        matrix = system.require_matrix("pc='ilu'")
         try:
-            ilu = spla.spilu(system.matrix.tocsc(), drop_tol=self.drop_tol,
+            ilu = spla.spilu(matrix.tocsc(), drop_tol=self.drop_tol,
                              fill_factor=self.fill_factor, permc_spec=self.permc_spec,
                              diag_pivot_thresh=self.diag_pivot_thresh)
         except RuntimeError as exc:  # "Factor is exactly singular"

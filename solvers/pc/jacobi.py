@@ -15,11 +15,7 @@ class Jacobi:
     requires_symmetric = False
 
     def setup(self, system: LinearSystem) -> spla.LinearOperator:
-        if system.matrix is None:
-            raise InvalidSystemError(
-                "pc='jacobi' needs an assembled matrix (its diagonal); got a LinearOperator"
-            )
-        diag = system.matrix.diagonal()
+        diag = system.require_matrix("pc='jacobi'", "its diagonal").diagonal()
         if np.any(diag == 0):
             raise InvalidSystemError(
                 f"pc='jacobi' needs a nonzero diagonal; A has {int(np.sum(diag == 0))} zeros "

@@ -1,10 +1,10 @@
-"""SSOR preconditioner: one symmetric SOR sweep (forward + backward); see solvers.krylov.sor."""
+"""SSOR preconditioner: one symmetric SOR sweep (forward + backward); see solvers.stationary.sor."""
 
 from __future__ import annotations
 
 import scipy.sparse.linalg as spla
 
-from solvers.krylov.sor import SORSplitting, _require_matrix, check_omega
+from solvers.stationary.sor import SORSplitting, check_omega
 from solvers.system import LinearSystem
 
 
@@ -17,4 +17,5 @@ class SSORPreconditioner:
         self.omega = check_omega(omega)
 
     def setup(self, system: LinearSystem) -> spla.LinearOperator:
-        return SORSplitting(_require_matrix(system, "pc='ssor'"), self.omega).as_operator()
+        return SORSplitting(system.require_matrix("pc='ssor'", "its triangular parts"),
+                            self.omega).as_operator()

@@ -46,15 +46,6 @@ def check_omega(omega: float) -> float:
     return float(omega)
 
 
-def _require_matrix(system: LinearSystem, name: str) -> sp.csr_matrix:
-    if system.matrix is None:
-        raise InvalidSystemError(
-            f"{name} needs an assembled matrix (its triangular parts), not a matrix-free "
-            f"LinearOperator; pass a scipy sparse matrix or use method='cg'/'gmres'"
-        )
-    return system.matrix
-
-
 class SORSplitting:
     """The triangular factors of SOR/SSOR for one matrix and one ``omega``."""
 
@@ -97,7 +88,8 @@ class _Stationary:
 
     def setup(self, system: LinearSystem) -> None:
         """Build the triangular factors for ``system``'s matrix and the current ``omega``."""
-        self.splitting = SORSplitting(_require_matrix(system, type(self).__name__), self.omega)
+        matrix = system.require_matrix(type(self).__name__, "its triangular parts")
+        self.splitting = SORSplitting(matrix, self.omega)
 
     def step(self, r: np.ndarray) -> np.ndarray:
         raise NotImplementedError

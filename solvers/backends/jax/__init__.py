@@ -1,0 +1,210 @@
+"""The JAX backend: jitted Krylov methods (:mod:`solvers.jaxkrylov`) on a GPU when JAX sees
+one, on the CPU otherwise.
+
+``solve(A, b, backend="jax", method=..., pc=...)``: the methods whose registry entry has a
+JAX kernel (``cg``, ``fcg``, ``gmres``, ``bicgstab``; ``auto``: CG with Jacobi when ``A`` is
+known or likely SPD, GMRES otherwise) and the preconditioners ``none``, ``jacobi`` or a
+jittable callable ``r -> z`` (a nonlinear one needs ``method="fcg"``). Learned components
+that run their own compiled JAX loop (DCDM) declare ``JaxSpec(delegate=True)``: they run
+through the host pipeline on JAX's default device, and ``info["delegated"]`` says so.
+
+Operators: see :mod:`solvers.backends.jax.operators` (matrix-free stencils for grid
+Problems, BCOO, dense; converted once per Solver). Compilation: see
+:mod:`solvers.backends.jax.compile` (``rtol``, ``atol``, ``maxiter`` are runtime arguments).
+
+Precision. NumPy/SciPy float64 (complex128) input is solved in float64 (complex128) whatever
+JAX's global ``jax_enable_x64`` says, by running conversion, compilation and the loop under
+``jax.enable_x64(True)`` as a context; ``x`` comes back as NumPy float64. Jax arrays are
+solved in their own precision: float32 jax arrays stay float32 (an operator held in higher
+precision is used in ``b``'s). Whatever the working precision, the verdict is computed in
+float64 on the caller's ``A`` and ``b``: a float32 solve asked for ``rtol`` below what
+float32 can reach ends ``converged=False`` with reason ``precision``.
+
+Results: ``x`` is a jax array when ``b`` is one (on ``b``'s device), NumPy otherwise;
+``residuals`` come from a fixed-size buffer (:data:`solvers.jaxkrylov.loop.HISTORY`);
+``timings["setup"]`` includes conversions and compilation (also ``timings["compile"]``).
+No per-iteration ``callback`` (the loop runs on the device as one program).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental.sparse import BCOO
+
+from operators.convert import bcoo_to_scipy
+from solvers import auto, registry
+from solvers.backends import Prepared
+from solvers.backends import host as host_backend
+from solvers.backends.jax.compile import Args, compile_count, program, tolerances
+from solvers.backends.jax.operators import JaxState, Linear, is_jax, linear_of
+from solvers.errors import InvalidOptionError
+from solvers.jaxkrylov.loop import reason
+from solvers.method import Iterate
+from solvers.system import as_vector, require_symmetric, result_dtype
+
+__all__ = ["compile_count", "prepare"]
+
+
+def prepare(solver: Any, A: Any, b: Any, x0: Any, callback: Any,
+            choice: auto.Choice | None) -> Prepared:
+    """Convert (once), choose, compile (once per structure); ``run`` executes the program."""
+    if _delegated(solver):
+        return _delegate(solver, A, b, x0, callback, choice)
+    if callback is not None:
+        raise InvalidOptionError(
+            "callback is not supported on backend='jax' (the iteration runs on the device as "
+            "one compiled loop); read res.residuals afterwards, or use backend='scipy'"
+        )
+    state = solver.backend_state("jax", JaxState)
+    linear = linear_of(state, A, solver.params.get("matrix_free"))
+    bvec = _vector(b, linear.n, "b")
+    dtype = _working_dtype(linear, bvec)
+    with _precision(dtype):
+        device = _device(b)
+        choices = _plan(linear, dtype) if solver.method == "auto" else []
+        method, pc_name = host_backend.names(solver, choice or (choices[0] if choices else None))
+        options = _options(solver, method, linear)
+        x0vec = None if x0 is None else jnp.asarray(_vector(x0, linear.n, "x0"), dtype)
+        args = _on(device, Args(linear.operator(dtype), _preconditioner(solver, pc_name, linear,
+                                                                          dtype),
+                                jnp.asarray(bvec, dtype), jnp.zeros(linear.n, dtype),
+                                *tolerances(solver.stop.rtol, solver.stop.atol, 1, dtype)))
+        compiled, dynamic, seconds = program(method, options, args, device)
+    info = {"backend": "jax", "method": method, "pc": pc_name, "device": str(device),
+            "platform": device.platform, "operator": linear.kind, **options}
+    return Prepared(_runner(compiled, dynamic, dtype, linear.n), _residual(A, linear, bvec),
+                    _norm64(bvec), _output(b), linear.n, np.dtype(dtype), method, pc_name,
+                    x0vec, info, {"compile": seconds} if seconds else {}, choices=choices)
+
+
+def _runner(compiled: Callable, dynamic: Args, dtype: np.dtype, n: int) -> Callable:
+    """``run(x0, stop, state)``: the compiled program with this start and these tolerances."""
+
+    def run(x0: Any, stop: Any, state: Any) -> Iterate:
+        maxiter = min(stop.iterations(n), np.iinfo(np.int32).max)
+        with _precision(dtype):
+            device = next(iter(dynamic.b.devices()))
+            start = dynamic.b * 0 if x0 is None else jax.device_put(x0, device)
+            limits = jax.device_put(tolerances(stop.rtol, stop.atol, maxiter, dtype), device)
+            x, k, residuals, code = jax.block_until_ready(
+                compiled(dynamic._replace(x0=start, rtol=limits[0], atol=limits[1],
+                                          maxiter=limits[2])))
+        k = int(k)
+        recorded = np.asarray(residuals)[: min(k, residuals.shape[0] - 1) + 1]
+        info = {"residuals_truncated": len(recorded) < k + 1}
+        return Iterate(x, k, [float(v) for v in recorded], reason(int(code)), info, state)
+
+    return run
+
+
+def _delegated(solver: Any) -> bool:
+    """Whether a component that declares ``JaxSpec(delegate=True)`` is asked for."""
+    for kind, name in (("method", solver.method), ("pc", solver.pc)):
+        if isinstance(name, str) and name != "auto":
+            spec = registry.lookup(name, kind).jax
+            if spec is not None and spec.delegate:
+                return True
+    return False
+
+
+def _delegate(solver: Any, A: Any, b: Any, x0: Any, callback: Any,
+              choice: auto.Choice | None) -> Prepared:
+    """Run a declared delegate (e.g. DCDM, whose own loop is compiled JAX on the default
+    device) through the host pipeline; ``x`` comes back on ``b``'s device if ``b`` is jax."""
+    host_A = bcoo_to_scipy(A) if isinstance(A, BCOO) else (np.asarray(A) if is_jax(A) else A)
+    host_x0 = None if x0 is None else np.asarray(x0)
+    prepared = host_backend.prepare(solver, host_A, np.asarray(b), host_x0, callback, choice)
+    if is_jax(b):
+        device = _device(b)
+        prepared.output = lambda x: jax.device_put(x, device)
+    prepared.info.update(backend="jax", delegated=True, device=str(jax.devices()[0]))
+    return prepared
+
+
+def _working_dtype(linear: Linear, b: Any) -> np.dtype:
+    """``b``'s precision for jax ``b`` (with a jax ``A``'s); NumPy's promotion otherwise."""
+    if is_jax(b):
+        return result_dtype(np.dtype(b.dtype), *([linear.dtype] if linear.on_device else []))
+    return result_dtype(linear.dtype, np.dtype(b.dtype))
+
+
+def _precision(dtype: np.dtype) -> Any:
+    """``jax.enable_x64(True)`` for a 64-bit working dtype, else nothing."""
+    wide = np.dtype(dtype) in (np.float64, np.complex128)
+    return jax.enable_x64(True) if wide else contextlib.nullcontext()
+
+
+def _plan(linear: Linear, dtype: np.dtype) -> list[auto.Choice]:
+    facts = auto.Facts(linear.n, True, linear.is_symmetric(), linear.positive_diagonal(dtype),
+                       linear.positive_definite)
+    return auto.plan(facts, "jax")
+
+
+def _options(solver: Any, method: str, linear: Linear) -> dict[str, Any]:
+    """The kernel's static options, read from the validated host component."""
+    entry = registry.lookup(method, "method")
+    if entry.jax is None:
+        raise InvalidOptionError(
+            f"method {method!r} does not run on backend='jax'; it runs on "
+            f"{', '.join(entry.backends)}")
+    if entry.requires_symmetric:
+        require_symmetric(linear.is_symmetric(), method)
+    host = solver.component("method", method)  # validates restart/truncation as on the host
+    return {option: getattr(host, option) for option in entry.jax.options}
+
+
+def _preconditioner(solver: Any, pc_name: str, linear: Linear, dtype: np.dtype) -> Any:
+    if pc_name == "custom":
+        return solver.pc
+    spec = registry.lookup(pc_name, "pc").jax
+    kernel = spec.resolve()
+    return None if kernel is None else kernel(linear, dtype)
+
+
+def _residual(A: Any, linear: Linear, b: Any) -> Callable[[Any], float]:
+    """``x -> ||b - A x||`` in float64 on the caller's system: on the host for host input
+    (the caller's matrix, or a Problem's ``A``), on the device for jax matrices."""
+    if not linear.on_device:
+        return host_backend.residual64(linear.host(), np.asarray(b))
+    matrix = A
+
+    def on_device(x: Any) -> float:
+        with jax.enable_x64(True):
+            wide = jnp.result_type(matrix.dtype, jnp.float64)
+            r = jnp.asarray(b, wide) - matrix.astype(wide) @ jnp.asarray(x, wide)
+            return float(jnp.linalg.norm(r))
+
+    return on_device
+
+
+def _norm64(b: Any) -> float:
+    with jax.enable_x64(True):
+        return float(jnp.linalg.norm(jnp.asarray(b, jnp.result_type(b.dtype, jnp.float64))))
+
+
+def _output(b: Any) -> Callable[[Any], Any]:
+    return (lambda x: x) if is_jax(b) else np.asarray
+
+
+def _device(b: Any) -> jax.Device:
+    """The device of a jax ``b`` (when on one device), else JAX's default (GPU if any)."""
+    devices = b.devices() if isinstance(b, jax.Array) else ()
+    return next(iter(devices)) if len(devices) == 1 else jax.devices()[0]
+
+
+def _on(device: jax.Device, tree: Any) -> Any:
+    """``tree`` with its arrays on ``device`` (other leaves, e.g. a pc function, as they are)."""
+    return jax.tree_util.tree_map(
+        lambda leaf: jax.device_put(leaf, device) if isinstance(leaf, jax.Array) else leaf, tree)
+
+
+def _vector(v: Any, n: int, name: str) -> Any:
+    """``b`` or ``x0`` validated where it lives: on its device if a jax array, else on the host."""
+    return as_vector(v, n, name, jnp if is_jax(v) else np)
+

@@ -1,0 +1,125 @@
+"""A configured KSP from the registry's :class:`solvers.registry.PetscSpec`: types and
+defaults in code, parameters mapped to PETSc options, then the user's options on top.
+
+Per-KSP options prefix (``solvers<k>_``): options go into PETSc's database only while PETSc
+reads them (:func:`solvers.backends.petsc.options.options_inserted`), so solves never see
+each other's options.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from petsc4py import PETSc
+
+from solvers import registry
+from solvers.backends.petsc.contexts import FunctionPC
+from solvers.backends.petsc.options import options_inserted, parse_options
+from solvers.backends.petsc.reasons import message
+from solvers.errors import InvalidOptionError
+
+_PREFIXES = itertools.count()
+_SIDES = {"left": PETSc.PC.Side.LEFT, "right": PETSc.PC.Side.RIGHT}
+
+
+@dataclass
+class Monitor:
+    """KSP monitor: records ``||r_k||`` and calls the user's ``callback(x_k)`` (k >= 1)."""
+
+    residuals: list[float] = field(default_factory=list)
+    callback: Callable[[PETSc.Vec], Any] | None = None
+
+    def __call__(self, ksp: PETSc.KSP, its: int, rnorm: float) -> None:
+        self.residuals.append(float(rnorm))
+        if self.callback is not None and its > 0:
+            self.callback(ksp.buildSolution())
+
+
+@dataclass
+class Ksp:
+    """A configured KSP with its options (defaults and the user's) and its monitor."""
+
+    ksp: PETSc.KSP
+    options: dict[str, str | None]
+    user: dict[str, str | None]
+    monitor: Monitor
+
+    def inserted(self) -> Any:
+        """Context in which PETSc sees this KSP's options."""
+        return options_inserted(self.ksp.getOptionsPrefix(), self.options)
+
+    def set_tolerances(self, rtol: float, atol: float, max_it: int) -> None:
+        """Set the stopping rule, except what the user's options set (``-ksp_rtol``, ...)."""
+        given = {"rtol": rtol, "atol": atol, "max_it": max_it}
+        self.ksp.setTolerances(**{k: v for k, v in given.items() if f"ksp_{k}" not in self.user})
+
+
+def build(solver: Any, A: PETSc.Mat, method: str, pc: str | Callable | None) -> Ksp:
+    """Create the KSP for ``method`` (``"options"``: PETSc's own choice) and ``pc``."""
+    ksp = PETSc.KSP().create(A.getComm())
+    ksp.setOptionsPrefix(f"solvers{next(_PREFIXES)}_")
+    ksp.setOperators(A)
+    spec = None if method == "options" else registry.lookup(method, "method").petsc
+    if spec is not None:
+        ksp.setType(spec.ksp_type)
+        if spec.context is not None:
+            ksp.setPythonContext(registry.resolve(spec.context)())
+    parallel = A.getComm().getSize() > 1
+    defaults = {} if pc is None else _configure_pc(ksp.getPC(), pc, parallel)
+    defaults |= _param_options(solver, method, pc)
+    user = parse_options(solver.options)
+    entry = Ksp(ksp, defaults | user, user, Monitor())
+    ksp.setMonitor(entry.monitor)
+    with entry.inserted():
+        try:
+            ksp.setFromOptions()
+        except PETSc.Error as exc:
+            raise InvalidOptionError(f"PETSc rejected the options {solver.options!r}: "
+                                     f"{message(exc)}") from None
+    if not {"ksp_norm_type", "ksp_pc_side"} & user.keys():
+        _use_unpreconditioned_norm(ksp)
+    return entry
+
+
+def _configure_pc(pc: PETSc.PC, name: str | Callable, parallel: bool) -> dict[str, str | None]:
+    """Set the PC type for our name; return the options it needs as defaults."""
+    if callable(name):
+        pc.setType("python")
+        pc.setPythonContext(FunctionPC(name))
+        return {}
+    spec = registry.lookup(name, "pc").petsc
+    pc.setType(spec.parallel if parallel and spec.parallel else spec.pc_type)
+    if spec.context is not None:
+        pc.setPythonContext(registry.resolve(spec.context)())
+    return dict(spec.parallel_options if parallel and spec.parallel_options else spec.options)
+
+
+def _param_options(solver: Any, method: str, pc: str | Callable | None) -> dict[str, str]:
+    """Keyword parameters as PETSc options, by the method's and the pc's specs (values
+    checked by the library's own method objects when the Solver built them)."""
+    mapping: dict[str, str] = {}
+    for kind, name in (("method", method), ("pc", pc)):
+        if isinstance(name, str) and name != "options":
+            mapping |= registry.lookup(name, kind).petsc.params
+    unknown = sorted(set(solver.params) - mapping.keys())
+    if unknown:
+        raise InvalidOptionError(
+            f"parameter(s) {', '.join(unknown)} have no PETSc equivalent here; pass the PETSc "
+            f"option instead, e.g. options='-pc_factor_levels 1' (parameters mapped for "
+            f"method={method!r}, pc={pc!r}: {', '.join(sorted(mapping)) or 'none'})"
+        )
+    return {mapping[k]: str(v) for k, v in solver.params.items()}
+
+
+def _use_unpreconditioned_norm(ksp: PETSc.KSP) -> None:
+    """Iterate on ``||b - A x||`` where the KSP type can: the preconditioning side that the
+    registry's specs give for the KSP's type (after the user's ``-ksp_type``, if any)."""
+    sides = {entry.petsc.ksp_type: entry.petsc.side for entry in registry.entries()
+             if entry.kind == "method" and entry.petsc is not None and entry.petsc.side}
+    side = sides.get(ksp.getType())
+    if side is not None:
+        ksp.setPCSide(_SIDES[side])
+        ksp.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)

@@ -1,0 +1,125 @@
+"""What follows a run, the same on every backend: refinement restarts, per-solve hooks and
+carried state, ``auto`` fallbacks, timings and the float64 verdict.
+
+``solve(solver, backend, A, b, x0, callback, state)`` is the whole path below
+:meth:`solvers.Solver.solve`: the backend prepares (:class:`solvers.backends.Prepared`) and
+runs; everything else is here, once.
+
+Verdict: ``converged`` iff ``||b - A x|| <= max(rtol ||b||, atol)`` for the returned ``x``,
+computed in float64 (complex128) on the caller's own ``A`` and ``b``
+(:func:`solvers.result.make_result`). A run that met its own test but fails this one is
+restarted from its ``x`` with a 10x tighter tolerance (at most :data:`REFINEMENT_RESTARTS`
+times, within ``maxiter`` in all, and not when the threshold is below the working precision),
+then reported ``inaccurate`` (``precision`` for a single-precision run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from solvers.backends import Prepared
+from solvers.method import Iterate
+from solvers.result import SolveResult, make_result
+from solvers.stopping import StoppingRule
+
+#: Restarts of a run whose own test passed while the float64 residual fails.
+REFINEMENT_RESTARTS = 2
+
+
+def solve(solver: Any, backend: ModuleType, A: Any, b: Any, x0: Any, callback: Any,
+          state: Any) -> SolveResult:
+    """Prepare on ``backend``, run, and for ``method="auto"`` fall back until one converges."""
+    start = time.perf_counter()
+    prepared = backend.prepare(solver, A, b, x0, callback, None)
+    result = _attempt(solver, prepared, start, state)
+    tried = []
+    for choice in prepared.choices[1:]:
+        if result.converged:
+            break
+        tried.append({"choice": prepared.choices[len(tried)].label(),
+                      "reason": result.reason.value, "iterations": result.iterations})
+        result = _attempt(solver, backend.prepare(solver, A, b, x0, callback, choice),
+                          time.perf_counter(), state)
+    if prepared.choices:
+        choice = prepared.choices[len(tried)]
+        result.info["auto"] = {"chose": choice.label(), "why": choice.why, "tried": tried}
+        result.timings["total"] = time.perf_counter() - start
+    return result
+
+
+def _attempt(solver: Any, p: Prepared, start: float, state: Any) -> SolveResult:
+    """One prepared system: hooks, run, restarts, verdict, hooks; carried state kept once."""
+    states = _incoming(solver, p, state)
+    for key in states:
+        if hasattr(p.components[key], "before_solve"):
+            states[key] = p.components[key].before_solve(p.hook_system, solver.stop, states[key])
+    setup_done = time.perf_counter()
+    method_key = ("method", p.method)
+    norm = _last_value(p.residual_norm)
+    it = _refine(p, norm, solver.stop, p.run(p.x0, solver.stop, states.get(method_key)))
+    if method_key in states:
+        states[method_key] = it.state
+    rnorm = norm(it.x)
+    end = time.perf_counter()
+    timings = {"setup": setup_done - start, "solve": end - setup_done, "total": end - start,
+               **p.timings}
+    info = {**p.info, "dtype": str(p.dtype), **it.info}
+    result = make_result(p.output(it.x), rnorm, p.bnorm, solver.stop, it.reason,
+                         it.iterations, it.residuals or [rnorm], timings, info, p.dtype)
+    for key in states:
+        if hasattr(p.components[key], "after_solve"):
+            states[key] = p.components[key].after_solve(result, states[key])
+    solver.states.update(states)
+    result.state = next(iter(states.values()), None)
+    return result
+
+
+def _incoming(solver: Any, p: Prepared, state: Any) -> dict[tuple[str, str], Any]:
+    """The carried state of each stateful component: the caller's ``state`` for the first
+    one, else what the solver kept, else the component's initial state."""
+    states = {}
+    for key, component in p.components.items():
+        if not getattr(component, "carries_state", False):
+            continue
+        if state is not None and not states:
+            states[key] = state
+        elif key in solver.states:
+            states[key] = solver.states[key]
+        else:
+            states[key] = component.initial_state()
+    return states
+
+
+def _last_value(function: Callable[[Any], float]) -> Callable[[Any], float]:
+    """``function`` remembering its last argument (by identity) and value."""
+    memo: list[Any] = [None, None]
+
+    def remembered(x: Any) -> float:
+        if memo[0] is not x:
+            memo[:] = [x, function(x)]
+        return memo[1]
+
+    return remembered
+
+
+def _refine(p: Prepared, norm: Callable[[Any], float], stop: StoppingRule,
+            it: Iterate) -> Iterate:
+    """Restart a run that met its own test while the float64 residual fails (see above)."""
+    budget = stop.iterations(p.n)
+    threshold = stop.threshold(p.bnorm)
+    reachable = threshold >= 4 * np.finfo(p.dtype).eps * p.bnorm
+    for attempt in range(1, REFINEMENT_RESTARTS + 1):
+        if (not p.refine or not reachable or not it.reason.converged or it.iterations == 0
+                or it.iterations >= budget or norm(it.x) <= threshold):
+            break
+        tighter = StoppingRule(stop.rtol * 0.1**attempt, stop.atol * 0.1**attempt,
+                               budget - it.iterations)
+        more = p.run(it.x, tighter, it.state)
+        it = Iterate(more.x, it.iterations + more.iterations, it.residuals + more.residuals[1:],
+                     more.reason, {**it.info, **more.info}, more.state)
+    return it
