@@ -13,7 +13,8 @@ why they differ from the paper's U-Net), so one set of weights serves every grid
 >>> solve(p, p.b, method="dcdm", rtol=1e-6).converged            # 3D Poisson network
 True
 
-Modules: :mod:`~sciml.dcdm.model` (network), :mod:`~sciml.dcdm.iteration` (jitted loop),
+Modules: :mod:`~sciml.dcdm.model` (network), :mod:`solvers.jaxkrylov.fcg` (the loop
+``method="dcdm"`` runs),
 :mod:`~sciml.dcdm.method` / :mod:`~sciml.dcdm.preconditioner` (``method="dcdm"``,
 ``pc="dcdm"``), :mod:`~sciml.dcdm.ritz` and :mod:`~sciml.dcdm.data` (training vectors),
 :mod:`~sciml.dcdm.train` and :mod:`~sciml.dcdm.cli` (``python -m sciml train-dcdm``),

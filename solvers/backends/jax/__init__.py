@@ -44,7 +44,7 @@ from solvers.backends import host as host_backend
 from solvers.backends.jax.compile import Args, compile_count, program, tolerances
 from solvers.backends.jax.operators import JaxState, Linear, is_jax, linear_of
 from solvers.errors import InvalidOptionError
-from solvers.jaxkrylov.loop import reason
+from solvers.jaxkrylov.loop import kept, reason
 from solvers.method import Iterate
 from solvers.system import as_vector, require_symmetric, result_dtype
 
@@ -96,9 +96,9 @@ def _runner(compiled: Callable, dynamic: Args, dtype: np.dtype, n: int) -> Calla
                 compiled(dynamic._replace(x0=start, rtol=limits[0], atol=limits[1],
                                           maxiter=limits[2])))
         k = int(k)
-        recorded = np.asarray(residuals)[: min(k, residuals.shape[0] - 1) + 1]
+        recorded = [float(v) for v in kept(residuals, k)]
         info = {"residuals_truncated": len(recorded) < k + 1}
-        return Iterate(x, k, [float(v) for v in recorded], reason(int(code)), info, state)
+        return Iterate(x, k, recorded, reason(int(code)), info, state)
 
     return run
 
