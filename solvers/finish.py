@@ -10,13 +10,13 @@ computed in float64 (complex128) on the caller's own ``A`` and ``b``
 (:func:`solvers.result.make_result`). A run that met its own test but fails this one is
 restarted from its ``x`` with a 10x tighter tolerance (at most :data:`REFINEMENT_RESTARTS`
 times, within ``maxiter`` in all, and not when the threshold is below the working precision),
-then reported ``inaccurate`` (``precision`` for a single-precision run).
+then reported ``inaccurate`` (``precision`` for a single-precision run);
+``info["restarts"]`` counts the restarts.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -60,11 +60,9 @@ def _attempt(solver: Any, p: Prepared, start: float, state: Any) -> SolveResult:
             states[key] = p.components[key].before_solve(p.hook_system, solver.stop, states[key])
     setup_done = time.perf_counter()
     method_key = ("method", p.method)
-    norm = _last_value(p.residual_norm)
-    it = _refine(p, norm, solver.stop, p.run(p.x0, solver.stop, states.get(method_key)))
+    it, rnorm = _refine(p, solver.stop, p.run(p.x0, solver.stop, states.get(method_key)))
     if method_key in states:
         states[method_key] = it.state
-    rnorm = norm(it.x)
     end = time.perf_counter()
     timings = {"setup": setup_done - start, "solve": end - setup_done, "total": end - start,
                **p.timings}
@@ -95,31 +93,22 @@ def _incoming(solver: Any, p: Prepared, state: Any) -> dict[tuple[str, str], Any
     return states
 
 
-def _last_value(function: Callable[[Any], float]) -> Callable[[Any], float]:
-    """``function`` remembering its last argument (by identity) and value."""
-    memo: list[Any] = [None, None]
-
-    def remembered(x: Any) -> float:
-        if memo[0] is not x:
-            memo[:] = [x, function(x)]
-        return memo[1]
-
-    return remembered
-
-
-def _refine(p: Prepared, norm: Callable[[Any], float], stop: StoppingRule,
-            it: Iterate) -> Iterate:
-    """Restart a run that met its own test while the float64 residual fails (see above)."""
+def _refine(p: Prepared, stop: StoppingRule, it: Iterate) -> tuple[Iterate, float]:
+    """Restart a run that met its own test while the float64 residual fails (see above);
+    return the last run and the float64 residual norm of its ``x``."""
     budget = stop.iterations(p.n)
     threshold = stop.threshold(p.bnorm)
     reachable = threshold >= 4 * np.finfo(p.dtype).eps * p.bnorm
+    rnorm = p.residual_norm(it.x)
     for attempt in range(1, REFINEMENT_RESTARTS + 1):
         if (not p.refine or not reachable or not it.reason.converged or it.iterations == 0
-                or it.iterations >= budget or norm(it.x) <= threshold):
+                or it.iterations >= budget or rnorm <= threshold):
             break
         tighter = StoppingRule(stop.rtol * 0.1**attempt, stop.atol * 0.1**attempt,
                                budget - it.iterations)
         more = p.run(it.x, tighter, it.state)
-        it = Iterate(more.x, it.iterations + more.iterations, it.residuals + more.residuals[1:],
-                     more.reason, {**it.info, **more.info}, more.state)
-    return it
+        it = Iterate(more.x, it.iterations + more.iterations,
+                     [*it.residuals, *more.residuals[1:]],
+                     more.reason, {**it.info, **more.info, "restarts": attempt}, more.state)
+        rnorm = p.residual_norm(it.x)
+    return it, rnorm

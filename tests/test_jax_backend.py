@@ -160,7 +160,7 @@ def test_matrix_free_true_uses_stencil_and_rejects_other_kinds() -> None:
     assert solve(q, q.b, method="gmres", backend="jax").info["operator"] == "bcoo"
     with pytest.raises(InvalidOptionError, match="no stencil for problem kind 'convection_d"):
         Solver("gmres", backend="jax", matrix_free=True).solve(q, q.b)
-    with pytest.raises(InvalidOptionError, match="needs an operators.Problem"):
+    with pytest.raises(InvalidOptionError, match="needs an operators.GridProblem"):
         Solver("cg", backend="jax", matrix_free=True).solve(p.A, p.b)
 
 

@@ -201,13 +201,34 @@ def test_solver_reuses_matrix_and_ksp_until_the_matrix_changes():
     problem = gallery.poisson((20, 20))
     solver = Solver("direct", backend="petsc")
     first = solver.solve(problem.A, problem.b)
-    mat = solver.state["petsc_matrix"][1]
+    state = solver.cache.backends["petsc"]
+    mat = state.converted.matrix[1]
     again = solver.solve(problem.A, 2 * problem.b)
-    assert solver.state["petsc_matrix"][1] is mat  # same Mat: PETSc keeps the LU factors
+    assert state.converted.matrix[1] is mat  # same Mat: PETSc keeps the LU factors
     np.testing.assert_allclose(again.x, 2 * first.x)
     changed = solver.solve(3 * problem.A, problem.b)  # new values: new Mat, new factors
     np.testing.assert_allclose(changed.x, first.x / 3)
-    assert sum(key[0] == "petsc_ksp" for key in solver.state) == 1
+    assert len(state.ksps) == 1
+
+
+def test_refinement_restarts_run_on_petsc_too():
+    """CG stopping on the *preconditioned* norm (user's option) claims convergence while the
+    true residual of a badly scaled system fails; the shared finish restarts it."""
+    problem = gallery.poisson((16, 16))
+    scale = sp.diags(np.logspace(0, 3, problem.n))
+    A = (scale @ problem.A @ scale).tocsr()
+    res = solve(A, problem.b, "cg", "jacobi", backend="petsc", rtol=1e-6,
+                options="-ksp_norm_type preconditioned")
+    assert res.info.get("restarts", 0) >= 1
+    assert res.converged or res.reason == "inaccurate"
+    assert res.residual_norm == pytest.approx(np.linalg.norm(problem.b - A @ res.x))
+
+
+def test_auto_falls_back_on_petsc():
+    problem = gallery.helmholtz((110, 110), k=20.0)  # symmetric, positive diagonal, indefinite
+    res = solve(sp.csr_matrix(problem.A), problem.b, backend="petsc", rtol=1e-8)
+    assert res.converged and res.info["auto"]["chose"] == "direct"
+    assert res.info["auto"]["tried"][0]["choice"] == "cg+amg"
 
 
 # -- reasons and errors ---------------------------------------------------------------------

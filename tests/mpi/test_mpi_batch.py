@@ -26,7 +26,8 @@ def test_interrupted_batch_resumes_with_another_rank_count(comm, everywhere, sha
     first = _batch(shared_dir, comm, max_shards=1)  # a job cut short: one shard per rank
     solved = comm.allreduce(first.samples)
     if comm.rank == 0:
-        (shared_dir / "shard-00000012-00000013.npz.tmp999").write_bytes(b"killed mid-write")
+        # a writer killed mid-write leaves sciml.persist's temporary file behind
+        (shared_dir / ".shard-00000012-00000013.npz.k1ll3d.tmp").write_bytes(b"killed")
     alone = comm.Split(0 if comm.rank == 0 else MPI.UNDEFINED, comm.rank)
     error = None
     if comm.rank == 0:  # resumed on one rank only, again cut short
@@ -42,7 +43,7 @@ def test_interrupted_batch_resumes_with_another_rank_count(comm, everywhere, sha
     data = load_batch(shared_dir)
     complete = np.array_equal(data["indices"], np.arange(COUNT)) and solved == COUNT
     assert everywhere(complete and data["converged"].all())
-    assert everywhere(not list(shared_dir.glob("*.tmp*")))
+    assert everywhere(not list(shared_dir.glob(".*.tmp")))
 
 
 def test_samples_depend_on_seed_and_index_only(comm, everywhere, shared_dir):
