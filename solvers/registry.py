@@ -204,9 +204,11 @@ def names(kind: Kind = "method") -> list[str]:
     return sorted(n for (k, n) in _ENTRIES if k == kind)
 
 
-def entries() -> list[Entry]:
-    """Every registered entry (methods, then preconditioners), plugins loaded."""
-    load_all()
+def entries(plugins: bool = True) -> list[Entry]:
+    """Every registered entry (methods, then preconditioners); ``plugins=False`` lists only
+    those registered so far, without importing the entry-point plugins."""
+    if plugins:
+        load_all()
     return [_ENTRIES[key] for key in sorted(_ENTRIES)]
 
 

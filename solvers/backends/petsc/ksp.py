@@ -117,7 +117,7 @@ def _param_options(solver: Any, method: str, pc: str | Callable | None) -> dict[
 def _use_unpreconditioned_norm(ksp: PETSc.KSP) -> None:
     """Iterate on ``||b - A x||`` where the KSP type can: the preconditioning side that the
     registry's specs give for the KSP's type (after the user's ``-ksp_type``, if any)."""
-    sides = {entry.petsc.ksp_type: entry.petsc.side for entry in registry.entries()
+    sides = {entry.petsc.ksp_type: entry.petsc.side for entry in registry.entries(plugins=False)
              if entry.kind == "method" and entry.petsc is not None and entry.petsc.side}
     side = sides.get(ksp.getType())
     if side is not None:
