@@ -43,8 +43,9 @@ def solve(solver: Any, backend: ModuleType, A: Any, b: Any, x0: Any, callback: A
             break
         tried.append({"choice": prepared.choices[len(tried)].label(),
                       "reason": result.reason.value, "iterations": result.iterations})
-        result = _attempt(solver, backend.prepare(solver, A, b, x0, callback, choice),
-                          time.perf_counter(), state)
+        began = time.perf_counter()
+        fallback = backend.prepare(solver, A, b, x0, callback, choice)
+        result = _attempt(solver, fallback, began, state)
     if prepared.choices:
         choice = prepared.choices[len(tried)]
         result.info["auto"] = {"chose": choice.label(), "why": choice.why, "tried": tried}
