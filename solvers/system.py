@@ -338,17 +338,6 @@ def check_callback(callback: Any) -> Callable[[np.ndarray], Any] | None:
     return callback
 
 
-def check_pc_shape(shape: tuple[int, ...], n: int, pc: Any = "pc") -> None:
-    """Raise :class:`InvalidOptionError` unless a callable ``pc``'s output ``shape`` is
-    ``(n,)`` or ``(n, 1)`` (also usable at trace time on JAX: ``jax.eval_shape``)."""
-    if tuple(shape) not in ((n,), (n, 1)):
-        raise InvalidOptionError(
-            f"the preconditioner pc={_name(pc)} returned an array of shape {tuple(shape)} for a "
-            f"residual of shape ({n},); a callable pc must map r to z ~ A^-1 r of the same "
-            f"shape ({n},)"
-        )
-
-
 def _name(function: Any) -> str:
     return getattr(function, "__name__", repr(function))
 
@@ -358,7 +347,7 @@ def checked_preconditioner(function: Callable[[np.ndarray], Any], n: int,
     """A user's function ``r -> z`` (``z ~ A^{-1} r``) as a ``LinearOperator`` whose every
     application is checked.
 
-    ``z`` must have the shape of ``r`` (:func:`check_pc_shape`), hold numbers, and be finite
+    ``z`` must have the shape of ``r`` (``(n,)``, or ``(n, 1)``), hold numbers, and be finite
     whenever ``r`` is; otherwise :class:`InvalidOptionError` names the pc and the shapes.
     Exceptions raised inside ``function`` pass through unchanged (they are the user's).
 
@@ -376,7 +365,12 @@ def checked_preconditioner(function: Callable[[np.ndarray], Any], n: int,
 
     def apply(r: np.ndarray) -> np.ndarray:
         z = np.asarray(function(r))
-        check_pc_shape(z.shape, n, function)
+        if z.shape not in ((n,), (n, 1)):
+            raise InvalidOptionError(
+                f"the preconditioner pc={_name(function)} returned an array of shape {z.shape} "
+                f"for a residual of shape ({n},); a callable pc must map r to z ~ A^-1 r of "
+                f"the same shape ({n},)"
+            )
         if z.dtype.kind not in "biufc":
             raise InvalidOptionError(
                 f"the preconditioner pc={_name(function)} returned "

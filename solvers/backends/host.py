@@ -28,7 +28,8 @@ def prepare(solver: Any, A: Any, b: Any, x0: Any, callback: Callback | None,
     """Validate, choose, set up (or reuse); see the module docstring."""
     system = as_system(A, b)
     x0 = None if x0 is None else as_vector(x0, system.n, "x0").astype(system.dtype)
-    choices = auto.plan(facts(system), "scipy") if solver.method == "auto" else []
+    planning = solver.method == "auto" and choice is None  # a fallback brings its choice
+    choices = auto.plan(facts(system), "scipy") if planning else []
     method_name, pc_name = names(solver, choice or (choices[0] if choices else None))
     for kind, name in (("method", method_name), ("pc", pc_name)):
         if name != "custom" and registry.lookup(name, kind).requires_symmetric:

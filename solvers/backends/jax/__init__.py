@@ -67,7 +67,7 @@ def prepare(solver: Any, A: Any, b: Any, x0: Any, callback: Any,
     dtype = _working_dtype(linear, bvec)
     with _precision(dtype):
         device = _device(b)
-        choices = _plan(linear, dtype) if solver.method == "auto" else []
+        choices = _plan(linear, dtype) if solver.method == "auto" and choice is None else []
         method, pc_name = host_backend.names(solver, choice or (choices[0] if choices else None))
         options = _options(solver, method, linear)
         x0vec = None if x0 is None else jnp.asarray(_vector(x0, linear.n, "x0"), dtype)
@@ -90,7 +90,7 @@ def _runner(compiled: Callable, dynamic: Args, dtype: np.dtype, n: int) -> Calla
         maxiter = min(stop.iterations(n), np.iinfo(np.int32).max)
         with _precision(dtype):
             device = next(iter(dynamic.b.devices()))
-            start = dynamic.b * 0 if x0 is None else jax.device_put(x0, device)
+            start = dynamic.x0 if x0 is None else jax.device_put(x0, device)
             limits = jax.device_put(tolerances(stop.rtol, stop.atol, maxiter, dtype), device)
             x, k, residuals, code = jax.block_until_ready(
                 compiled(dynamic._replace(x0=start, rtol=limits[0], atol=limits[1],

@@ -160,7 +160,7 @@ def _names(solver: Any, system: PetscSystem,
     """
     if solver.method == "auto" and "ksp_type" in parse_options(solver.options):
         return "options", solver.pc, []
-    choices = _plan(system) if solver.method == "auto" else []
+    choices = _plan(system) if solver.method == "auto" and choice is None else []
     method, pc = host_backend.names(solver, choice or (choices[0] if choices else None))
     pc = solver.pc if pc == "custom" else pc
     spec = registry.lookup(method, "method").petsc
