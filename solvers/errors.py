@@ -47,6 +47,11 @@ class ModelLoadError(SolverError, OSError):
     """Weights of a learned method are missing or corrupt; the message says how to rebuild them."""
 
 
+class DatasetError(SolverError, ValueError):
+    """A data directory (``python -m sciml datagen`` output) is missing, incomplete or corrupt;
+    the message names the file and how to regenerate or resume it."""
+
+
 class SetupError(SolverError):
     """A preconditioner or factorization could not be built for this matrix (zero pivot,
     breakdown of an incomplete factorization). The solve reports ``reason="pc_failed"`` or
