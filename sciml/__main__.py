@@ -2,27 +2,92 @@
 
 Each command lives in its own module exposing ``add_parser(subparsers)``, which adds a
 sub-parser and sets its ``func``; this file only assembles them.
+
+Every mistake a user can make on the command line ends as one line on stderr and exit status
+2, without a traceback: argparse's own errors (:class:`Parser`) and the
+:class:`solvers.errors.SolverError`/``ValueError`` a command raises (set ``SCIML_DEBUG=1``
+for the traceback). ``--help`` is plain text with the default of every option
+(:class:`HelpFormatter`). ``-v`` shows the ``"solvers"`` log (``auto``'s choices, setup
+reuse, compilations) on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
+import re
 import sys
+from typing import Any, NoReturn
+
+from solvers.errors import SolverError
 
 #: Modules that contribute a sub-command, in the order shown by ``--help``.
 COMMAND_MODULES = (
     "sciml.demo",
     "sciml.dcdm.cli",
     "sciml.batch",
+    "sciml.recycling.datagen",
+    "sciml.neural_operators.cli",
+    "sciml.mesh_movers.cli",
 )
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Plain-text help: reStructuredText markup of module docstrings removed (````x```` ->
+    ``x``, section underlines dropped), and every option's default shown."""
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(plain_text(text))
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or not action.option_strings or action.default is argparse.SUPPRESS:
+            return text
+        if action.required:
+            return f"{text} (required)"
+        return f"{text} (default: {'none' if action.default is None else '%(default)s'})"
+
+
+def plain_text(text: str) -> str:
+    """``text`` without reStructuredText markup: literals, roles and section underlines.
+
+    Examples
+    --------
+    >>> plain_text("Use ``--out`` and :func:`train`.\\n\\nExamples\\n--------\\nrun it")
+    'Use --out and train.\\n\\nExamples:\\nrun it'
+    """
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)
+    text = text.replace("``", "")
+    text = re.sub(r"::\n", ":\n", text)
+    return re.sub(r"(\S[^\n]*)\n[-=~]{3,}\n", r"\1:\n", text)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr (exit status 2), with
+    :class:`HelpFormatter` and a help string showing the default for every option."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["formatter_class"] = HelpFormatter
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        if "help" not in kwargs and args and str(args[0]).startswith("-"):
+            kwargs["help"] = "default: %(default)s"
+        return super().add_argument(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m sciml", description="Learned and classical linear solvers for PDEs."
     )
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log the solvers' choices (auto, setup reuse, compilations)")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
@@ -35,8 +100,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        _log_to_stderr()
+    try:
+        return int(args.func(args) or 0)
+    except (SolverError, ValueError) as exc:
+        if os.environ.get("SCIML_DEBUG"):
+            raise
+        message = " ".join(str(exc).split())
+        print(f"{parser.prog} {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _log_to_stderr() -> None:
+    """Show the ``"solvers"`` logger's INFO records on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger = logging.getLogger("solvers")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 if __name__ == "__main__":

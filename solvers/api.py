@@ -6,17 +6,32 @@ checked once more on return in float64 on the caller's own system (:mod:`solvers
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse.linalg as spla
 
-from solvers import backends, finish, registry
-from solvers.errors import BreakdownError, InvalidOptionError
+from solvers import backends, finish, monitor, registry
+from solvers.errors import BreakdownError, InvalidOptionError, InvalidSystemError
 from solvers.result import SolveResult
 from solvers.stopping import StoppingRule
-from solvers.system import check_callback
+from solvers.system import check_callback, is_problem, preconditioner_argument
+
+#: Keywords of SciPy's solvers that are spelled otherwise here (or that SciPy removed), and
+#: what to write instead.
+SCIPY_SPELLINGS = {
+    "tol": "use rtol= (SciPy removed tol in 1.14; the test is ||b - A x|| <= max(rtol ||b||, "
+           "atol))",
+    "restrt": "use restart= (SciPy's old GMRES spelling)",
+    "callback_type": "callback(xk) receives the current iterate after every iteration (inner "
+                     "iterations of GMRES, as SciPy's 'x' does per restart); residual norms "
+                     "are in res.residuals, or pass monitor=True",
+    "show": "use monitor=True to print one line per iteration",
+    "verbose": "use monitor=True to print one line per iteration",
+}
 
 
 @dataclass
@@ -40,15 +55,26 @@ class Solver:
     ----------
     method
         ``"auto"`` or a registered method name (``"cg"``, ``"gmres"``, ``"dcdm"``, ...).
+        Names are matched case-insensitively (``"CG"``); an unknown one lists the valid
+        names and the nearest match.
     pc
         Preconditioner name (``"none"``, ``"jacobi"``, ``"ilu"``, ``"icc"``, ``"ssor"``,
         ``"amg"``, ...); ``None`` lets ``method="auto"`` choose, and means ``"none"`` otherwise.
-        A callable ``r -> z`` applying ``M ~ A^{-1}`` is accepted too (jittable on the JAX
-        backend; a nonlinear one needs a flexible method such as ``"fcg"``).
+        Also what SciPy accepts as ``M``: a sparse matrix or NumPy array, a ``LinearOperator``
+        or a callable ``r -> z`` applying ``M ~ A^{-1}`` (host and PETSc backends; on JAX only
+        a jittable callable; a nonlinear one needs a flexible method such as ``"fcg"``).
     backend
         ``"auto"`` (from the input types), ``"scipy"``, ``"petsc"`` or ``"jax"``.
     rtol, atol, maxiter
         Stopping rule ``||b - A x|| <= max(rtol ||b||, atol)``; ``maxiter=None`` means 10 n.
+        (SciPy's removed ``tol=`` is refused with a pointer to ``rtol=``.)
+    M
+        SciPy's name for the preconditioner ``M ~ A^{-1}`` (matrix, ``LinearOperator`` or
+        callable): the same as ``pc=``; giving both is an error.
+    monitor
+        Print one line per iteration (iteration, ``||b - A x_k||``, ``||b - A x_k|| / ||b||``)
+        and a final line with the verdict, like PETSc's ``-ksp_monitor``
+        (:mod:`solvers.monitor`). Host and PETSc backends; refused on JAX.
     options
         PETSc options string or dict (``backend="petsc"`` only).
     raise_on_fail
@@ -74,23 +100,21 @@ class Solver:
 
     def __init__(self, method: str = "auto", pc: str | Callable | None = None, *,
                  backend: str = "auto", rtol: float = 1e-5, atol: float = 0.0,
-                 maxiter: int | None = None, options: str | dict | None = None,
-                 raise_on_fail: bool = False, **params: Any) -> None:
+                 maxiter: int | None = None, M: Any = None, monitor: bool = False,
+                 options: str | dict | None = None, raise_on_fail: bool = False,
+                 **params: Any) -> None:
         self.stop = StoppingRule(rtol, atol, maxiter)
         if backend != "auto":
             backends.get(backend)
         self.backend = backend
-        self.method = method
-        self.pc = pc
+        self.method = _canonical(method, "method")
+        self.pc = _canonical(preconditioner_argument(pc, M), "pc")
+        self.monitor = bool(monitor)
         self.options = options
         self.raise_on_fail = raise_on_fail
         self.params = params
         self.cache = SolverCache()
         self.states: dict[tuple[str, str], Any] = {}
-        if method != "auto":
-            registry.lookup(method, "method")
-        if pc is not None and not callable(pc):
-            registry.lookup(pc, "pc")
         self._check_params()
 
     @property
@@ -107,18 +131,30 @@ class Solver:
 
     def _check_params(self) -> None:
         """Every keyword parameter must be taken by the method, the preconditioner or the
-        backend (:data:`solvers.backends.PARAMS`)."""
-        if not self.params or self.method == "auto":
+        backend (:data:`solvers.backends.PARAMS`); SciPy spellings get their fix
+        (:data:`SCIPY_SPELLINGS`). With ``method="auto"`` a parameter must be taken by some
+        name registered so far."""
+        if not self.params:
             return
-        accepted = registry.lookup(self.method, "method").parameters()
+        if self.method == "auto":  # what auto may pick: built-in names (no plugin import)
+            entries = registry.entries(plugins=False)
+        else:
+            entries = [registry.lookup(self.method, "method")]
+            if isinstance(self.pc, str):
+                entries.append(registry.lookup(self.pc, "pc"))
+        accepted = set().union(*(entry.parameters() for entry in entries))
         accepted |= backends.params(self.backend)
-        if isinstance(self.pc, str):
-            accepted |= registry.lookup(self.pc, "pc").parameters()
-        unknown = sorted(set(self.params) - accepted) if "**" not in accepted else []
+        habits = [name for name in self.params if name in SCIPY_SPELLINGS and name not in accepted]
+        unknown = habits or (sorted(set(self.params) - accepted) if "**" not in accepted else [])
         if unknown:
+            fixes = "".join(f" {name}: {SCIPY_SPELLINGS[name]}." for name in habits)
+            pc = self.pc if self.pc is None or isinstance(self.pc, str) else "custom"
             raise InvalidOptionError(
                 f"unknown parameter(s) {', '.join(unknown)} for method={self.method!r}, "
-                f"pc={self.pc!r}; accepted: {', '.join(sorted(accepted)) or 'none'}"
+                f"pc={pc!r}.{fixes} Accepted: the keywords of solve(): "
+                f"{', '.join(solve_keywords())}; and the parameters of "
+                f"{'any method/pc' if self.method == 'auto' else 'this method/pc'}: "
+                f"{', '.join(sorted(accepted - {'**'})) or 'none'}"
             )
 
     def component(self, kind: str, name: str) -> Any:
@@ -140,7 +176,7 @@ class Solver:
             self.cache.backends[name] = new()
         return self.cache.backends[name]
 
-    def solve(self, A: Any, b: Any, x0: Any = None,
+    def solve(self, A: Any, b: Any = None, x0: Any = None,
               callback: Callable[[np.ndarray], Any] | None = None, *,
               state: Any = None) -> SolveResult:
         """Solve ``A x = b``; see :func:`solve` for the arguments and the result.
@@ -149,9 +185,13 @@ class Solver:
         SciPy's ``gcrotmk(CU=...)`` takes its recycle list); default: what the solver kept.
         """
         check_callback(callback)
+        b = _right_hand_side(A, b)
         name = backends.detect(A, b) if self.backend == "auto" else self.backend
-        self._check_backend(name)
+        self._check_backend(name, callback)
         result = finish.solve(self, backends.get(name), A, b, x0, callback, state)
+        monitor.LOGGER.debug("solve: %r", result)
+        if self.monitor:
+            monitor.report(result)
         if self.raise_on_fail and not result.converged:
             raise BreakdownError(
                 f"solve did not converge: {result.reason.message} "
@@ -159,8 +199,9 @@ class Solver:
                 f"threshold={result.threshold:.3e})", result)
         return result
 
-    def _check_backend(self, backend: str) -> None:
-        """Refuse a method or preconditioner that the chosen backend does not run."""
+    def _check_backend(self, backend: str, callback: Callable | None) -> None:
+        """Refuse a method or preconditioner that the chosen backend does not run, and what
+        the JAX backend's compiled loops cannot do (before any work)."""
         for kind, name in (("method", self.method), ("pc", self.pc)):
             if not isinstance(name, str) or name == "auto":
                 continue
@@ -170,19 +211,79 @@ class Solver:
                     f"{kind} {name!r} does not run on the {backend!r} backend; it runs on: "
                     f"{', '.join(entry.backends)}. Pass backend={entry.backends[0]!r}"
                 )
+        if backend == "jax":
+            self._check_jax(callback)
+
+    def _check_jax(self, callback: Callable | None) -> None:
+        """On JAX the loop is one compiled program: no per-iteration callback or monitor
+        (except for a method that runs through the host pipeline, ``JaxSpec.delegate``), and
+        only a jittable function as ``pc`` (not a SciPy matrix or ``LinearOperator``)."""
+        entry = None if self.method == "auto" else registry.lookup(self.method, "method")
+        delegated = entry is not None and entry.jax is not None and entry.jax.delegate
+        for given, what in ((callback is not None, "callback"), (self.monitor, "monitor=True")):
+            if given and not delegated:
+                raise InvalidOptionError(
+                    f"{what} is not supported on backend='jax' (the iteration runs on the "
+                    f"device as one compiled loop); read res.residuals afterwards, or use "
+                    f"backend='scipy'"
+                )
+        if isinstance(self.pc, spla.LinearOperator) and not delegated:
+            raise InvalidOptionError(
+                "a SciPy matrix or LinearOperator as pc/M runs on the host and PETSc backends; "
+                "on backend='jax' pass a jittable function r -> z (e.g. lambda r: Mj @ r with "
+                "Mj a jax array or BCOO matrix)"
+            )
 
     def __repr__(self) -> str:
+        pc = self.pc if self.pc is None or isinstance(self.pc, str) else "custom"
+        extra = {"monitor": self.monitor, "options": self.options,
+                 "raise_on_fail": self.raise_on_fail}
+        shown = "".join(f", {k}={v!r}" for k, v in extra.items() if v)
         params = "".join(f", {k}={v!r}" for k, v in self.params.items())
-        return (f"Solver(method={self.method!r}, pc={self.pc!r}, backend={self.backend!r}, "
-                f"rtol={self.rtol}, atol={self.atol}, maxiter={self.maxiter}{params})")
+        return (f"Solver(method={self.method!r}, pc={pc!r}, backend={self.backend!r}, "
+                f"rtol={self.rtol}, atol={self.atol}, maxiter={self.maxiter}{shown}{params})")
 
 
-def solve(A: Any, b: Any, method: str = "auto", pc: str | Callable | None = None, *,
+def _canonical(name: Any, kind: registry.Kind) -> Any:
+    """A method/pc name as registered (``"CG"`` -> ``"cg"``); other values unchanged."""
+    if not isinstance(name, str):
+        if kind == "method":
+            registry.lookup(name, kind)  # raises: a method is a name
+        return name
+    if kind == "method" and name.lower() == "auto":
+        return "auto"
+    return registry.lookup(name, kind).name
+
+
+def _right_hand_side(A: Any, b: Any) -> Any:
+    """``b``, or the problem's own ``A.b`` when ``b`` is omitted for a Problem."""
+    if isinstance(b, str):
+        raise InvalidSystemError(
+            f"b is the string {b!r}; name the method by keyword when b is omitted: "
+            f"solve(p, method={b!r})"
+        )
+    if b is not None:
+        return b
+    if is_problem(A):
+        return A.b
+    raise InvalidSystemError(
+        "b is missing: solve(A, b) needs a right-hand side (b may be omitted only for an "
+        "operators.Problem, whose p.b is then used)"
+    )
+
+
+def solve_keywords() -> list[str]:
+    """The keyword arguments of :func:`solve` (method/pc parameters come on top)."""
+    return [name for name, p in inspect.signature(solve).parameters.items()
+            if name not in ("A", "b") and p.kind is not p.VAR_KEYWORD]
+
+
+def solve(A: Any, b: Any = None, method: str = "auto", pc: str | Callable | None = None, *,
           backend: str = "auto", rtol: float = 1e-5, atol: float = 0.0,
           maxiter: int | None = None, x0: Any = None,
-          callback: Callable[[np.ndarray], Any] | None = None,
-          options: str | dict | None = None, raise_on_fail: bool = False,
-          **params: Any) -> SolveResult:
+          callback: Callable[[np.ndarray], Any] | None = None, M: Any = None,
+          monitor: bool = False, options: str | dict | None = None,
+          raise_on_fail: bool = False, **params: Any) -> SolveResult:
     """Solve the linear system ``A x = b``.
 
     Parameters
@@ -192,13 +293,16 @@ def solve(A: Any, b: Any, method: str = "auto", pc: str | Callable | None = None
         petsc4py ``Mat``, jax array or BCOO, or an :class:`operators.Problem`.
     b
         Right-hand side (ndarray, jax array or petsc4py ``Vec``); ``x`` comes back in the same
-        family.
-    method, pc, backend, rtol, atol, maxiter, options, raise_on_fail, **params
+        family. May be omitted when ``A`` is an :class:`operators.Problem` (its ``p.b``).
+    method, pc, backend, rtol, atol, maxiter, M, monitor, options, raise_on_fail, **params
         As for :class:`Solver`.
     x0
         Initial guess (default zero).
     callback
-        ``callback(xk)`` after each iteration (host and PETSc backends).
+        ``callback(xk)`` with the current iterate after each iteration: every inner
+        iteration of GMRES/FGMRES (what SciPy's ``callback_type="x"`` gives once per restart);
+        not called by ``direct``. Host and PETSc backends (on JAX only for methods that run
+        through the host, such as ``dcdm``; refused otherwise).
 
     Returns
     -------
@@ -215,6 +319,6 @@ def solve(A: Any, b: Any, method: str = "auto", pc: str | Callable | None = None
     >>> res.converged, res.reason
     (True, <Reason.RTOL: 'rtol'>)
     """
-    solver = Solver(method, pc, backend=backend, rtol=rtol, atol=atol, maxiter=maxiter,
-                    options=options, raise_on_fail=raise_on_fail, **params)
+    solver = Solver(method, pc, backend=backend, rtol=rtol, atol=atol, maxiter=maxiter, M=M,
+                    monitor=monitor, options=options, raise_on_fail=raise_on_fail, **params)
     return solver.solve(A, b, x0=x0, callback=callback)

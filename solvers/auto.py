@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from solvers import registry
+from solvers.monitor import LOGGER
 
 #: Systems with at most this many unknowns are solved directly first.
 AUTO_DIRECT_MAX_N = 10_000
@@ -58,7 +59,15 @@ class Choice:
 
 
 def plan(facts: Facts, backend: str) -> list[Choice]:
-    """The choices in order: the first, then the fallbacks (see the module docstring)."""
+    """The choices in order: the first, then the fallbacks (see the module docstring);
+    logged at DEBUG on the ``"solvers"`` logger."""
+    choices = _plan(facts, backend)
+    LOGGER.debug("auto plan on %s for %s: %s", backend, facts,
+                 " -> ".join(choice.label() for choice in choices))
+    return choices
+
+
+def _plan(facts: Facts, backend: str) -> list[Choice]:
 
     def runs(name: str, kind: registry.Kind = "method") -> bool:
         return backend in registry.lookup(name, kind).backends

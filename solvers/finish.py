@@ -12,6 +12,9 @@ restarted from its ``x`` with a 10x tighter tolerance (at most :data:`REFINEMENT
 times, within ``maxiter`` in all, and not when the threshold is below the working precision),
 then reported ``inaccurate`` (``precision`` for a single-precision run);
 ``info["restarts"]`` counts the restarts.
+
+Logged (``logging.getLogger("solvers")``, :mod:`solvers.monitor`) at INFO: ``auto``'s pick,
+each fallback and each refinement restart.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 
 from solvers.backends import Prepared
 from solvers.method import Iterate
+from solvers.monitor import LOGGER
 from solvers.result import SolveResult, make_result
 from solvers.stopping import StoppingRule
 
@@ -36,6 +40,9 @@ def solve(solver: Any, backend: ModuleType, A: Any, b: Any, x0: Any, callback: A
     """Prepare on ``backend``, run, and for ``method="auto"`` fall back until one converges."""
     start = time.perf_counter()
     prepared = backend.prepare(solver, A, b, x0, callback, None)
+    if prepared.choices:
+        first = prepared.choices[0]
+        LOGGER.info("auto chose %s: %s", first.label(), first.why)
     result = _attempt(solver, prepared, start, state)
     tried = []
     for choice in prepared.choices[1:]:
@@ -43,6 +50,9 @@ def solve(solver: Any, backend: ModuleType, A: Any, b: Any, x0: Any, callback: A
             break
         tried.append({"choice": prepared.choices[len(tried)].label(),
                       "reason": result.reason.value, "iterations": result.iterations})
+        LOGGER.info("auto: %s did not converge (%s after %d iterations); falling back to %s "
+                    "(%s)", tried[-1]["choice"], result.reason.value, result.iterations,
+                    choice.label(), choice.why)
         began = time.perf_counter()
         fallback = backend.prepare(solver, A, b, x0, callback, choice)
         result = _attempt(solver, fallback, began, state)
@@ -107,6 +117,9 @@ def _refine(p: Prepared, stop: StoppingRule, it: Iterate) -> tuple[Iterate, floa
             break
         tighter = StoppingRule(stop.rtol * 0.1**attempt, stop.atol * 0.1**attempt,
                                budget - it.iterations)
+        LOGGER.info("refinement restart %d: the run met its own test but ||b - A x|| = %.3e "
+                    "> %.3e; restarting from its x with rtol=%.1e", attempt, rnorm, threshold,
+                    tighter.rtol)
         more = p.run(it.x, tighter, it.state)
         it = Iterate(more.x, it.iterations + more.iterations,
                      [*it.residuals, *more.residuals[1:]],

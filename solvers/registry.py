@@ -199,7 +199,15 @@ def _load_entry_point(name: str) -> None:
 
 
 def names(kind: Kind = "method") -> list[str]:
-    """All names usable for ``kind``, built-in and from entry points (loaded now), sorted."""
+    """The registered names of one ``kind``, built-in and from entry points (loaded now),
+    sorted: ``names()`` lists the methods, ``names("pc")`` the preconditioners (a name such
+    as ``"ssor"`` can be both, so there is no single list).
+
+    Examples
+    --------
+    >>> "gmres" in names() and "ilu" in names("pc") and "ilu" not in names()
+    True
+    """
     load_all()
     return sorted(n for (k, n) in _ENTRIES if k == kind)
 
@@ -222,20 +230,33 @@ def load_all() -> None:
 
 
 def lookup(name: str, kind: Kind = "method") -> Entry:
-    """Return the entry for ``name``; unknown names raise with the valid names and a suggestion."""
+    """Return the entry for ``name``, matched case-insensitively (``"CG"``, ``"ILU"``);
+    unknown names raise with the valid names and the nearest match (a PETSc type name such
+    as ``"bcgs"`` or ``"gamg"`` is answered with ours)."""
     if not isinstance(name, str):
         raise InvalidOptionError(f"{kind} must be a string name, not {type(name).__name__}")
-    key = (kind, name)
-    if key not in _ENTRIES:
-        _load_entry_point(name)
-    if key not in _ENTRIES:
-        valid = names(kind)
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise InvalidOptionError(
-            f"unknown {kind} {name!r}.{hint} Valid names: {', '.join(valid)}."
-        )
-    return _ENTRIES[key]
+    for key in ((kind, name), (kind, name.lower())):
+        if key not in _ENTRIES:
+            _load_entry_point(key[1])
+        if key in _ENTRIES:
+            return _ENTRIES[key]
+    valid = names(kind)
+    raise InvalidOptionError(
+        f"unknown {kind} {name!r}.{_suggestion(name, kind, valid)} Valid names: "
+        f"{', '.join(valid)}."
+    )
+
+
+def _suggestion(name: str, kind: Kind, valid: list[str]) -> str:
+    """" Did you mean 'x'?" for the PETSc type named ``name`` or the closest valid name."""
+    for entry in entries():
+        spec = entry.petsc
+        petsc_type = None if spec is None else (spec.ksp_type if kind == "method"
+                                                else spec.pc_type)
+        if entry.kind == kind and petsc_type == name.lower() and petsc_type != entry.name:
+            return f" Did you mean {entry.name!r} (PETSc's {petsc_type})?"
+    close = difflib.get_close_matches(name.lower(), valid, n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def check(entry: Entry) -> list[str]:

@@ -338,14 +338,56 @@ def check_callback(callback: Any) -> Callable[[np.ndarray], Any] | None:
     return callback
 
 
+def preconditioner_argument(pc: Any, M: Any = None) -> Any:
+    """The preconditioner a user passed as ``pc=`` or as SciPy's ``M=``, in one form.
+
+    A name (``str``) or ``None`` is returned as is; a SciPy sparse matrix or a 2-D NumPy
+    array ``M ~ A^{-1}`` becomes a ``LinearOperator`` (as SciPy's Krylov methods take ``M``);
+    a ``LinearOperator`` or a function ``r -> z`` is returned as is. Both ``pc`` and ``M``,
+    or anything else, is an :class:`InvalidOptionError`.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> preconditioner_argument(None, sp.identity(3)).shape
+    (3, 3)
+    >>> preconditioner_argument("ilu", sp.identity(3))
+    Traceback (most recent call last):
+    ...
+    solvers.errors.InvalidOptionError: pass the preconditioner once: pc='ilu' and M=...
+    """
+    if M is not None and pc is not None:
+        raise InvalidOptionError(
+            f"pass the preconditioner once: pc={_name(pc)!r} and M={_name(M)!r} were both "
+            f"given; M= (SciPy's name) takes a matrix, LinearOperator or function applying "
+            f"M ~ A^-1, pc= also takes a name such as 'ilu'"
+        )
+    value = M if M is not None else pc
+    if sp.issparse(value) or isinstance(value, np.ndarray):
+        if value.ndim != 2 or value.shape[0] != value.shape[1]:
+            raise InvalidOptionError(f"a matrix preconditioner must be square and 2-D, not of "
+                                     f"shape {value.shape}")
+        check_dtype(value.dtype, "M")
+        return spla.aslinearoperator(value)
+    if value is None or isinstance(value, str) or callable(value):
+        return value
+    raise InvalidOptionError(
+        f"pc must be a name such as 'ilu' (see solvers.registry.names('pc')), a SciPy sparse "
+        f"matrix or NumPy array, a LinearOperator or a function r -> z applying M ~ A^-1; "
+        f"not {type(value).__name__}"
+    )
+
+
 def _name(function: Any) -> str:
-    return getattr(function, "__name__", repr(function))
+    if isinstance(function, str):
+        return function
+    return getattr(function, "__name__", type(function).__name__)
 
 
 def checked_preconditioner(function: Callable[[np.ndarray], Any], n: int,
                            dtype: np.dtype) -> spla.LinearOperator:
-    """A user's function ``r -> z`` (``z ~ A^{-1} r``) as a ``LinearOperator`` whose every
-    application is checked.
+    """A user's function ``r -> z`` (``z ~ A^{-1} r``) or ``LinearOperator`` as a
+    ``LinearOperator`` whose every application is checked.
 
     ``z`` must have the shape of ``r`` (``(n,)``, or ``(n, 1)``), hold numbers, and be finite
     whenever ``r`` is; otherwise :class:`InvalidOptionError` names the pc and the shapes.
@@ -362,6 +404,13 @@ def checked_preconditioner(function: Callable[[np.ndarray], Any], n: int,
     ...
     solvers.errors.InvalidOptionError: the preconditioner pc=<lambda> returned ... shape (2,) ...
     """
+
+    shape = getattr(function, "shape", None)
+    if shape is not None and tuple(shape) != (n, n):
+        raise InvalidOptionError(
+            f"the preconditioner pc={_name(function)} has shape {tuple(shape)} but A is "
+            f"{n} x {n}; M must have A's shape"
+        )
 
     def apply(r: np.ndarray) -> np.ndarray:
         z = np.asarray(function(r))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -270,3 +272,36 @@ def test_require_matrix_one_message_for_every_component():
         system.require_matrix("pc='jacobi'", "its diagonal")
     assembled = as_system(np.eye(3), np.ones(3))
     assert assembled.require_matrix("method='sor'") is assembled.matrix
+
+
+# ------------------------------------------------- SciPy habits answered (#16)
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"tol": 1e-8}, r"tol: use rtol= \(SciPy removed tol"),
+    ({"method": "cg", "tol": 1e-8}, r"tol: use rtol="),
+    ({"method": "gmres", "restrt": 20}, r"restrt: use restart="),
+    ({"method": "minres", "show": True}, r"show: use monitor=True"),
+    ({"method": "cg", "omega": 1.2}, r"omega for method='cg'"),
+    ({"method": "bcgs"}, r"Did you mean 'bicgstab' \(PETSc's bcgs\)"),
+    ({"method": "cg", "pc": "gamg"}, r"Did you mean 'amg' \(PETSc's gamg\)"),
+    ({"method": "Gmress"}, r"Did you mean 'gmres'"),
+    ({"method": "cg", "pc": "ilu", "M": sp.identity(P.n)}, "pass the preconditioner once"),
+    ({"method": "cg", "M": sp.identity(P.n + 1)}, r"has shape \(26, 26\) but A is 25 x 25"),
+    ({"method": "cg", "M": 3.0}, "pc must be a name such as 'ilu'"),
+    ({"method": "cg", "M": np.ones(P.n)}, "square and 2-D"),
+])
+def test_scipy_habits_are_answered(kwargs, message):
+    with pytest.raises(InvalidOptionError, match=message):
+        solve(P, P.b, **kwargs)
+
+
+def test_accepted_lists_every_keyword_of_solve():
+    with pytest.raises(InvalidOptionError) as info:
+        solve(P, P.b, method="cg", tol=1e-8)
+    accepted = str(info.value).split("Accepted:")[1]
+    for name in ("method", "pc", "M", "backend", "rtol", "atol", "maxiter", "x0", "callback",
+                 "monitor", "options", "raise_on_fail"):
+        assert re.search(rf"\b{name}\b", accepted), name
+    with pytest.raises(InvalidOptionError, match=r"parameters of this method/pc: .*restart"):
+        solve(P, P.b, method="gmres", pc="ilu", tol=1e-8)
+    with pytest.raises(InvalidOptionError, match="drop_tol"):
+        solve(P, P.b, method="gmres", pc="ilu", tol=1e-8)

@@ -5,6 +5,9 @@
 :class:`solvers.Solver` and their setup once per matrix (reused while the matrix fingerprint
 is unchanged), and returns a :class:`solvers.backends.Prepared` whose ``run`` calls the
 method. The float64 residual of the verdict is computed on the caller's own matrix, upcast.
+With ``monitor=True`` the callback is wrapped in a :class:`solvers.monitor.IterationMonitor`
+(true residual per iteration). A preconditioner given as a matrix or ``LinearOperator``
+(SciPy's ``M``) runs like a callable ``pc``, its shape checked against ``A``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from solvers import auto, registry
 from solvers.backends import Prepared
 from solvers.errors import SetupError
 from solvers.method import Callback, Iterate
+from solvers.monitor import LOGGER, IterationMonitor
 from solvers.reasons import Reason
 from solvers.system import LinearSystem, as_system, as_vector, checked_preconditioner
 
@@ -37,18 +41,30 @@ def prepare(solver: Any, A: Any, b: Any, x0: Any, callback: Callback | None,
     method = solver.component("method", method_name)
     pc = None if pc_name in ("none", "custom") else solver.component("pc", pc_name)
     info = {"backend": "scipy", "method": method_name, "pc": pc_name, "device": "cpu"}
+    residual = float64_residual(system)
     try:
         M = _setup(solver, system, "pc", pc_name, pc)
         _setup(solver, system, "method", method_name, method)
         if pc_name == "custom":
             M = checked_preconditioner(solver.pc, system.n, system.dtype)
+        if solver.monitor:
+            callback = _monitor(system, residual, x0, callback, method_name, pc_name)
         run = _runner(method, system, M, callback)
     except SetupError as exc:
         run = _failed_setup(exc, system)
-    return Prepared(run, float64_residual(system), _norm64(system.b), _same, system.n,
+    return Prepared(run, residual, _norm64(system.b), _same, system.n,
                     system.dtype, method_name, pc_name, x0, info,
                     components={("method", method_name): method, ("pc", pc_name): pc},
                     hook_system=system, choices=choices, refine=method_name != "direct")
+
+
+def _monitor(system: LinearSystem, residual: Callable[[Any], float], x0: Any,
+             callback: Callback | None, method: str, pc: str) -> IterationMonitor:
+    """The monitoring callback for this run (header and line 0 printed now)."""
+    watch = IterationMonitor(residual, _norm64(system.b), callback)
+    label = method if pc == "none" else f"{method}+{pc}"
+    watch.start(f"{label} on scipy, n={system.n}", x0)
+    return watch
 
 
 def _runner(method: Any, system: LinearSystem, M: Any, callback: Callback | None) -> Any:
@@ -94,7 +110,10 @@ def _setup(solver: Any, system: LinearSystem, kind: str, name: str, component: A
     cached = setups.get((kind, name))
     fingerprint = system.fingerprint() if cached is not None else None
     if cached is not None and cached[0] == fingerprint:
+        LOGGER.debug("%s %r: reusing the setup (same matrix values)", kind, name)
         return cached[1]
+    LOGGER.debug("%s %r: setting up for n=%d%s", kind, name, system.n,
+                 "" if cached is None else " (the matrix values changed)")
     value = component.setup(system)
     setups[(kind, name)] = (fingerprint or system.fingerprint(), value)
     return value

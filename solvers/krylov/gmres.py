@@ -11,6 +11,15 @@ vectorised), complex Givens rotations for the Hessenberg least-squares problem::
 
     A M v_j = sum_{i <= j+1} h_{ij} v_i,   y = argmin ||beta e_1 - H_j y||,   x = x_0 + M V y
 
+Stopping rule: the Arnoldi residual ``|g_{j+1}| <= max(rtol ||b||, atol)``, then the true
+residual is recomputed at each restart (and checked in float64 by :mod:`solvers.finish`).
+
+``callback(x_j)`` is called after every *inner* iteration with the current iterate ``x_j``
+(SciPy's ``gmres`` calls ``callback_type="x"`` once per restart and ``"pr_norm"`` per inner
+iteration with a residual norm instead). Forming ``x_j`` costs a small triangular solve, one
+preconditioner application (none for FGMRES) and ``O(n j)`` flops, paid only when a callback
+(or ``monitor=True``) is given; the residual norms are in the result's ``residuals``.
+
 References
 ----------
 Y. Saad and M. H. Schultz, "GMRES", SIAM J. Sci. Stat. Comput. 7(3), 1986.
@@ -63,21 +72,21 @@ class GMRES:
         iterations = 0
         while residuals[-1] > tol and iterations < budget:
             steps = min(self.restart, budget - iterations)
-            x, done, reason = self._cycle(system, x, r, residuals, steps, tol, precond)
+            x, done, reason = self._cycle(system, x, r, residuals, steps, tol, precond,
+                                          callback)
             iterations += done
             r = b - system.op.matvec(x)
             residuals[-1] = float(np.linalg.norm(r))  # true residual at each restart
-            if callback is not None:
-                callback(x)
             if reason is not None:
                 return Iterate(x, iterations, residuals, reason)
         reason = Reason.RTOL if residuals[-1] <= tol else Reason.MAXITER
         return Iterate(x, iterations, residuals, reason)
 
     def _cycle(self, system: LinearSystem, x: np.ndarray, r: np.ndarray,
-               residuals: list[float], steps: int, tol: float,
-               precond) -> tuple[np.ndarray, int, Reason | None]:
-        """One Arnoldi cycle of at most ``steps`` iterations: ``(x, steps done, reason)``."""
+               residuals: list[float], steps: int, tol: float, precond,
+               callback: Callback | None = None) -> tuple[np.ndarray, int, Reason | None]:
+        """One Arnoldi cycle of at most ``steps`` iterations: ``(x, steps done, reason)``;
+        ``callback`` receives the iterate after each of them."""
         n, dtype = r.size, np.result_type(r.dtype, np.float32)
         V = np.zeros((steps + 1, n), dtype=dtype)
         Z = np.zeros((steps, n), dtype=dtype) if self.flexible else None
@@ -110,11 +119,23 @@ class GMRES:
             rotations.append((c, s))
             g[j + 1], g[j] = -np.conj(s) * g[j], c * g[j]
             residuals.append(float(abs(g[j + 1])))
-            if residuals[-1] <= tol or happy:
+            done = residuals[-1] <= tol or happy
+            if callback is not None and not done and j + 1 < steps and H[j, j] != 0:
+                callback(self._update(x, H, g, V, Z, j + 1, precond))
+            if done:
                 break
         k = j + 1
         if abs(H[k - 1, k - 1]) == 0:
             return x, k, Reason.BREAKDOWN
-        y = sla.solve_triangular(H[:k, :k], g[:k])
-        x = x + (Z[:k].T @ y if Z is not None else precond(V[:k].T @ y))
+        x = self._update(x, H, g, V, Z, k, precond)
+        if callback is not None:
+            callback(x)
         return x, k, None
+
+    @staticmethod
+    def _update(x: np.ndarray, H: np.ndarray, g: np.ndarray, V: np.ndarray,
+                Z: np.ndarray | None, k: int, precond) -> np.ndarray:
+        """``x + M V_k y`` (``x + Z_k y`` for FGMRES) with ``y = H_k^{-1} g_k`` (the rotated
+        Hessenberg matrix is upper triangular)."""
+        y = sla.solve_triangular(H[:k, :k], g[:k])
+        return x + (Z[:k].T @ y if Z is not None else precond(V[:k].T @ y))

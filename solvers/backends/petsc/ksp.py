@@ -19,23 +19,46 @@ from solvers import registry
 from solvers.backends.petsc.contexts import FunctionPC
 from solvers.backends.petsc.options import options_inserted, parse_options
 from solvers.backends.petsc.reasons import message
-from solvers.errors import InvalidOptionError
+from solvers.errors import InvalidOptionError, SolverError
+from solvers.monitor import iteration_line
 
 _PREFIXES = itertools.count()
 _SIDES = {"left": PETSc.PC.Side.LEFT, "right": PETSc.PC.Side.RIGHT}
+_NORMS = {value: name.lower() for name, value in vars(PETSc.KSP.NormType).items()
+          if name.isupper() and name != "DEFAULT"}
 
 
 @dataclass
 class Monitor:
-    """KSP monitor: records ``||r_k||`` and calls the user's ``callback(x_k)`` (k >= 1)."""
+    """KSP monitor: records ``||r_k||`` and calls the user's ``callback(x_k)`` (k >= 1).
+
+    ``verbose`` (``monitor=True``): also prints each iteration on rank 0 as
+    :func:`solvers.monitor.iteration_line` (the norm the KSP iterates on, like PETSc's
+    ``-ksp_monitor``; relative to ``||b||``).
+    """
 
     residuals: list[float] = field(default_factory=list)
     callback: Callable[[PETSc.Vec], Any] | None = None
+    verbose: bool = False
+    bnorm: float = 1.0
 
     def __call__(self, ksp: PETSc.KSP, its: int, rnorm: float) -> None:
         self.residuals.append(float(rnorm))
+        if self.verbose:
+            self._print(ksp, its, float(rnorm))
         if self.callback is not None and its > 0:
             self.callback(ksp.buildSolution())
+
+    def _print(self, ksp: PETSc.KSP, its: int, rnorm: float) -> None:
+        if its == 0:
+            self.bnorm = ksp.getRhs().norm()  # collective: every rank runs the monitor
+        if ksp.getComm().getRank() != 0:
+            return
+        if its == 0:
+            print(f"{ksp.getType()}+{ksp.getPC().getType()} on petsc, "
+                  f"n={ksp.getOperators()[0].getSize()[0]}: {_NORMS.get(ksp.getNormType(), '')} "
+                  f"residual norm per iteration")
+        print(iteration_line(its, rnorm, self.bnorm))
 
 
 @dataclass
@@ -71,12 +94,14 @@ def build(solver: Any, A: PETSc.Mat, method: str, pc: str | Callable | None) -> 
     defaults = {} if pc is None else _configure_pc(ksp.getPC(), pc, parallel)
     defaults |= _param_options(solver, method, pc)
     user = parse_options(solver.options)
-    entry = Ksp(ksp, defaults | user, user, Monitor())
+    entry = Ksp(ksp, defaults | user, user, Monitor(verbose=getattr(solver, "monitor", False)))
     ksp.setMonitor(entry.monitor)
     with entry.inserted():
         try:
             ksp.setFromOptions()
         except PETSc.Error as exc:
+            if isinstance(exc.__cause__, SolverError):  # raised inside a Python context
+                raise exc.__cause__ from None
             raise InvalidOptionError(f"PETSc rejected the options {solver.options!r}: "
                                      f"{message(exc)}") from None
     if not {"ksp_norm_type", "ksp_pc_side"} & user.keys():

@@ -1,0 +1,118 @@
+"""``pc="dcdm"`` on ``backend="petsc"``: the network as a ``PCPYTHON`` context, under MPI too.
+
+Scheme: *gather, apply on rank 0, scatter*. Each application of the preconditioner
+
+.. math:: z = f\\!\\left(r / \\mathrm{rms}(r)\\right)
+
+gathers the distributed residual ``r`` onto rank 0 (:meth:`petsc4py.PETSc.Scatter.toZero`),
+applies the network to the whole grid there (the same jitted function as the serial
+``pc="dcdm"``, :class:`sciml.dcdm.preconditioner.DCDMPreconditioner`) and scatters ``z`` back
+to its owners. It is the serial preconditioner exactly, whatever the number of ranks, so
+PETSc's FCG/FGMRES take the serial iteration counts (tested under ``mpiexec -n 2``).
+
+Cost per application: two messages of ``n`` doubles through rank 0 and one network pass on
+one rank, while the other ranks wait. It does not scale the network's work with the ranks:
+it makes a learned preconditioner *available* in an MPI job (the Krylov vectors, the matrix
+products and everything else stay distributed), and it is sensible while the network pass
+is cheaper than the rest of the iteration or the grid fits on one node. A halo-exchange
+scheme (each rank applies the network to its slab plus the halo its receptive field needs)
+cannot be exact here: the coarse levels of the hierarchy reach across the whole grid.
+
+Setup (``PCSetUp``, once per matrix): every rank sends its rows (CSR) to rank 0, which reads
+the grid shape (``shape=``, i.e. the option ``-pc_dcdm_shape 64,64,64``, else inferred from
+the stencil's offsets, :func:`sciml.dcdm.stencil.infer_shape`) and the model (``model=``,
+``-pc_dcdm_model``; default: the Poisson network of the grid's dimension, or the diffusion
+network when the diagonal varies), loads and compiles the network. A failure there (no grid
+stencil, a missing weight file) is broadcast, so every rank raises the same error.
+
+Use: ``solve(p, p.b, method="fcg", pc="dcdm", backend="petsc")``, ``method="fgmres"``, or
+``method="dcdm"`` (``KSPFCG`` and this preconditioner, ``truncation=2`` giving the DCDM
+iteration's ``-ksp_fcg_mmax 2``, with PETSc's vectors), or ``-pc_type python -pc_python_type
+sciml.dcdm.petsc.DCDMContext`` in an options string.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from petsc4py import PETSc
+
+from solvers.errors import InvalidOptionError
+
+
+class DCDMContext:
+    """``PCPYTHON`` context: the DCDM network applied on rank 0 to the gathered residual."""
+
+    def __init__(self) -> None:
+        self.apply_fn: Any = None
+        self.scatter: PETSc.Scatter | None = None
+        self.whole: PETSc.Vec | None = None
+        self.model: str | None = None
+
+    def setUp(self, pc: PETSc.PC) -> None:  # noqa: N802 (PETSc's name)
+        """Gather the matrix on rank 0 and build the network there (collective)."""
+        A = pc.getOperators()[1]
+        options = PETSc.Options(pc.getOptionsPrefix() or "")
+        model = options.getString("pc_dcdm_model", "") or None
+        shape = _parse_shape(options.getString("pc_dcdm_shape", ""))
+        comm = A.getComm().tompi4py()
+        rows = comm.gather(_local_rows(A), root=0)
+        error, name = None, None
+        if comm.rank == 0:
+            try:
+                self.apply_fn, name = _build(sp.vstack(rows, format="csr"), model, shape)
+            except Exception as exc:  # re-raised on every rank below
+                error = f"{type(exc).__name__}: {exc}"
+        error, self.model = comm.bcast((error, name), root=0)
+        if error is not None:
+            raise InvalidOptionError(f"pc='dcdm' on PETSc could not be set up: {error}")
+        self.scatter, self.whole = PETSc.Scatter.toZero(A.createVecs("right"))
+
+    def apply(self, pc: PETSc.PC, r: PETSc.Vec, z: PETSc.Vec) -> None:
+        """``z = f(r / rms(r))``: gather ``r`` on rank 0, apply the network, scatter back."""
+        forward, reverse = PETSc.ScatterMode.FORWARD, PETSc.ScatterMode.REVERSE
+        insert = PETSc.InsertMode.INSERT_VALUES
+        self.scatter.scatter(r, self.whole, insert, forward)
+        if self.apply_fn is not None:
+            self.whole.setArray(self.apply_fn(self.whole.getArray(readonly=True)))
+        self.scatter.scatter(self.whole, z, insert, reverse)
+
+    def view(self, pc: PETSc.PC, viewer: PETSc.Viewer) -> None:
+        viewer.printfASCII(f"DCDM network {self.model!r}, applied on rank 0\n")
+
+
+def _local_rows(A: PETSc.Mat) -> sp.csr_matrix:
+    """This rank's rows of ``A`` as a SciPy CSR block with global column indices."""
+    indptr, indices, data = A.getValuesCSR()
+    start, stop = A.getOwnershipRange()
+    return sp.csr_matrix((data, indices, indptr), shape=(stop - start, A.getSize()[1]))
+
+
+def _parse_shape(text: str) -> tuple[int, ...] | None:
+    """``"64,64,64"`` or ``"(64, 64, 64)"`` -> ``(64, 64, 64)``; ``""`` -> ``None``."""
+    sides = re.findall(r"\d+", text)
+    return tuple(int(s) for s in sides) or None
+
+
+def _build(matrix: sp.csr_matrix, model: str | None,
+           shape: tuple[int, ...] | None) -> tuple[Any, str]:
+    """The jitted ``r -> z`` on the whole grid (rank 0) and the model's name."""
+    from sciml.dcdm import stencil
+    from sciml.dcdm.families import default_model
+    from sciml.dcdm.preconditioner import DCDMPreconditioner
+    from solvers.system import as_system
+
+    shape = shape or stencil.infer_shape(matrix)
+    if shape is None:
+        raise InvalidOptionError(
+            "the matrix is not a (2d+1)-point grid stencil whose grid can be read off its "
+            "offsets; pass shape=(nx, ny[, nz])")
+    if model is None:
+        varies = np.ptp(matrix.diagonal()) > 1e-12 * np.max(np.abs(matrix.diagonal()))
+        model = default_model("diffusion" if varies else "poisson", len(shape))
+    pc = DCDMPreconditioner(model, shape)
+    operator = pc.setup(as_system(matrix, np.zeros(matrix.shape[0])))
+    return operator.matvec, pc.ctx.name

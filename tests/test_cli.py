@@ -1,0 +1,105 @@
+"""``python -m sciml``: mistakes are one line on stderr with exit status 2 and nothing written;
+``--help`` is plain text with every default; ``train-dcdm`` prints its validation table."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sciml.__main__ import build_parser, main, plain_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sciml", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+def test_argument_error_one_line_exit_2_nothing_written(tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("demo", "--n", "x", "--out", str(out))
+    assert proc.returncode == 2
+    assert "argument --n: must be an integer >= 4, not 'x'" in one_error_line(proc.stderr)
+    assert not out.exists()
+
+
+def test_error_raised_by_a_command_is_one_line_too(tmp_path):
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    proc = run_cli("train-dcdm", "--model", "poisson3d", "--grid", "64x64", "--out",
+                   str(target))
+    assert proc.returncode == 2 and "is a file" in one_error_line(proc.stderr)
+    assert target.read_text() == "keep me" and list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["demo", "--n", "3"], "must be >= 4, not 3"),
+    (["demoo"], "invalid choice: 'demoo'"),
+    (["train-dcdm", "--model", "poisson9d"], "invalid choice: 'poisson9d'"),
+    (["train-dcdm", "--model", "poisson2d", "--steps", "0"], "--steps: must be > 0"),
+    (["train-dcdm", "--model", "poisson2d", "--lr", "-1"], "--lr: must be > 0"),
+    (["train-dcdm", "--model", "poisson2d", "--grid", "3"], "grid sides must be >= 4"),
+    (["train-dcdm", "--model", "poisson3d", "--grid", "64x64"], "each grid must have 3 sides"),
+    (["train-dcdm", "--model", "poisson2d", "--out", "sciml/dcdm/x"], "inside the package"),
+    (["train-dcdm", "--model", "poisson2d", "--install-only"], "nothing to install"),
+])
+def test_mistakes_in_process(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT if "sciml/dcdm/x" in argv else tmp_path)
+    if "--out" not in argv:
+        argv = [*argv, "--out", str(tmp_path / "out")] if argv[0] != "demoo" else argv
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    assert status == 2
+    assert message in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "out").exists() and not (ROOT / "sciml" / "dcdm" / "x").exists()
+
+
+@pytest.mark.parametrize("command", ["demo", "train-dcdm", "batch"])
+def test_help_is_plain_text_with_every_default(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args([command, "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "``" not in text and ":func:" not in text and "\n---" not in text
+    options = text.split("options:")[1]
+    blocks = re.split(r"\n  (?=-)", options)[1:]
+    for block in blocks:
+        if not block.startswith("-h, --help"):
+            assert "default" in block or "(required)" in block, block
+
+
+def test_plain_text_removes_rst():
+    assert plain_text("Run ``x`` with :class:`Y`::\n\nNotes\n-----\nok") == \
+        "Run x with Y:\n\nNotes:\nok"
+
+
+def test_train_dcdm_prints_its_validation_table(tmp_path, monkeypatch, capsys):
+    def fake_train(config, out, **kwargs):
+        path = Path(out) / config.model / f"{config.model}.eqx"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"weights")
+        rows = [{"grid": [16, 16], "rtol": 1e-6, "dcdm_iterations": 9, "converged": True,
+                 "cg_iterations": 41}]
+        path.with_suffix(".json").write_text(json.dumps({"validation": rows}))
+        return path
+
+    monkeypatch.setattr("sciml.dcdm.train.train", fake_train)
+    assert main(["train-dcdm", "--model", "poisson2d", "--steps", "2", "--out",
+                 str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "validation (held-out right-hand side, rtol 1e-06)" in out
+    assert re.search(r"16x16\s+9\s+41\s+True", out)

@@ -1,0 +1,67 @@
+"""Problem families of operators.families: seeded, reproducible, with the promised structure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg as spla
+
+import operators
+from operators.families import FAMILIES, family
+
+
+def _same(p, q) -> bool:
+    return (p.A != q.A).nnz == 0 and np.array_equal(p.b, q.b)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_samples_depend_on_seed_and_index_only(name):
+    fam, again, other = family(name, 12, seed=3), family(name, 12, seed=3), family(name, 12)
+    p = fam.sample(5)
+    assert _same(p, again.sample(5)) and p.shape == (12, 12) and p.A.shape == (144, 144)
+    np.testing.assert_array_equal(p.params["field"], fam.parameters(5))
+    np.testing.assert_array_equal(fam.scalars(5), again.scalars(5))
+    assert not np.array_equal(fam.parameters(5), fam.parameters(6))
+    assert not np.array_equal(fam.parameters(5), other.parameters(5))
+    assert p.params["family"] == name and p.params["index"] == 5
+
+
+def test_darcy_is_the_batch_sample():
+    p = family("darcy", 10, seed=4).sample(7)
+    q = operators.random_diffusion((10, 10), seed=np.random.SeedSequence([4, 7]))
+    assert _same(p, q) and p.positive_definite
+
+
+def test_helmholtz_is_indefinite_with_several_wavelengths():
+    fam = family("helmholtz", 24, seed=0)
+    p = fam.sample(0)
+    near_zero = spla.eigsh(p.A.tocsc(), k=4, sigma=0, return_eigenvectors=False)
+    assert near_zero.min() < 0 < near_zero.max() and p.positive_definite is False
+    assert spla.eigsh(p.A, k=1, which="LA", return_eigenvectors=False)[0] > 1000
+    k = fam.scalars(0)[0]
+    assert 0.2 <= k * p.spacing[0] <= 0.3 and p.params["k"] == k
+    big = family("helmholtz", 80, seed=0)
+    assert min(big.scalars(i)[0] for i in range(20)) / (2 * np.pi) > 2.5  # wavelengths in [0,1]
+    np.testing.assert_allclose(p.A.diagonal(), 4 * 25**2 - (k / fam.parameters(0).ravel())**2)
+
+
+def test_poisson_shares_one_matrix_and_thermal_is_nonsymmetric():
+    fam = family("poisson", 10, seed=1)
+    p, q = fam.sample(0), fam.sample(1)
+    assert p.A is q.A and not np.array_equal(p.b, q.b)
+    np.testing.assert_array_equal(p.b, fam.parameters(0).ravel())
+    t = family("thermal", 10, seed=1).sample(0)
+    assert abs(t.A - t.A.T).max() > 1 and t.symmetric is False
+    d = operators.diffusion(t.params["field"]).A
+    assert abs((t.A + t.A.T) / 2 - d).max() < 1e-8 * abs(d).max() + abs(t.A - d).max()
+
+
+@pytest.mark.parametrize("bad", [{"name": "darcyy"}, {"grid": 1}, {"seed": -1},
+                                 {"name": "helmholtz", "kh": -0.1}, {"length_scale": 0.0}])
+def test_bad_arguments_say_what_is_wrong(bad):
+    args = {"name": "darcy", "grid": 8, **bad}
+    with pytest.raises(ValueError, match="darcyy|grid|seed|kh|length_scale"):
+        fam = family(args.pop("name"), args.pop("grid"), **args)
+        fam.sample(0)
+    with pytest.raises(IndexError):
+        family("darcy", 8).parameters(-1)

@@ -1,0 +1,394 @@
+"""GCRO-DR (issue #17): convergence on SPD, nonsymmetric, indefinite and complex systems,
+SciPy's own gcrotmk/iterative test cases through ``solve(method="gcrodr")``, recycling across
+a sequence (fewer iterations than GMRES(m)), the carried space reused or recomputed, options,
+and the PETSc ``KSPPYTHON`` context (serial; ``tests/mpi/test_gcrodr_mpi.py`` on 2 ranks)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+import operators
+from operators.fields import gaussian_random_field
+from solvers import Reason, Solver, solve
+from solvers.errors import InvalidOptionError, InvalidSystemError
+
+KEY = ("method", "gcrodr")
+
+
+def _nonsymmetric() -> operators.Problem:
+    return operators.convection_diffusion((16, 16), velocity=(40.0, 15.0))
+
+
+def _indefinite() -> operators.Problem:
+    shape = (24, 24)
+    return operators.helmholtz(shape, k=0.3 * (shape[0] + 1))  # k h = 0.3, indefinite
+
+
+def _complex() -> operators.Problem:
+    return operators.helmholtz((20, 20), k=12.0, damping=0.2)
+
+
+PROBLEMS = {
+    "spd": lambda: operators.random_diffusion((20, 20), seed=3),
+    "nonsymmetric": _nonsymmetric,
+    "indefinite": _indefinite,
+    "complex": _complex,
+}
+
+
+@pytest.mark.parametrize("pc", ["none", "jacobi", "ilu"])
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_converges_to_the_direct_solution(name: str, pc: str) -> None:
+    problem = PROBLEMS[name]()
+    assert name != "indefinite" or not problem.positive_definite
+    res = solve(problem, problem.b, "gcrodr", pc, rtol=1e-10, restart=20, recycle=6,
+                maxiter=5000)
+    exact = spla.spsolve(problem.A.tocsc(), problem.b)
+    assert res.converged and res.reason == Reason.RTOL, (name, pc, res.reason)
+    assert np.linalg.norm(res.x - exact) <= 1e-7 * np.linalg.norm(exact)
+    assert res.x.dtype == problem.b.dtype
+    # k - 1 ... k + 1 vectors (a conjugate pair kept whole), fewer after very few steps
+    assert res.state.U.dtype == res.x.dtype
+    assert min(5, res.iterations) <= res.state.k <= 7
+
+
+def test_deflation_beats_gmres_on_an_indefinite_system() -> None:
+    """GMRES(20) stalls on indefinite Helmholtz; deflating the small harmonic Ritz values
+    within one solve (no recycling yet) does not."""
+    problem = _indefinite()
+    gmres = solve(problem, problem.b, "gmres", rtol=1e-8, restart=20, maxiter=1500)
+    gcrodr = solve(problem, problem.b, "gcrodr", rtol=1e-8, restart=20, recycle=8,
+                   maxiter=1500)
+    assert gcrodr.converged and gcrodr.iterations < 600
+    assert not gmres.converged or gmres.iterations > 2 * gcrodr.iterations
+
+
+# -- SciPy's own test cases (scipy/sparse/linalg/_isolve/tests) ----------------------------
+
+
+def _scipy_iterative_cases() -> dict[str, tuple[np.ndarray | sp.spmatrix, np.ndarray]]:
+    """The cases of SciPy's ``test_iterative.py`` that gcrotmk runs (double and single)."""
+    n = 40
+    poisson1d = sp.diags([2.0, -1.0, -1.0], [0, -1, 1], shape=(n, n), format="csr")
+    rng = np.random.RandomState(1234)
+    rand = rng.rand(4, 4)
+    rng = np.random.RandomState(1234)
+    sym = rng.rand(4, 4)
+    np.random.seed(1234)
+    spd = np.random.rand(9, 9)
+    rng = np.random.RandomState(1234)
+    cmplx = rng.rand(4, 4) + 1j * rng.rand(4, 4)
+    rng = np.random.RandomState(1234)
+    herm = rng.rand(4, 4) + 1j * rng.rand(4, 4)
+    rng = np.random.RandomState(1234)
+    cspd = rng.rand(9, 9) + 1j * rng.rand(9, 9)
+    nonsym = sp.diags([2.0, -1.0], [0, -1], shape=(10, 10), format="csr")
+    sym_nonpd = np.zeros((11, 11))
+    sym_nonpd[:5, 5] = [1, 2, 2, 2, 1]
+    sym_nonpd[:5, 6:] = -np.eye(5)
+    sym_nonpd[6:, 6:] = -np.eye(5)
+    sym_nonpd = sym_nonpd + np.triu(sym_nonpd, 1).T
+    cases = {
+        "poisson1d": poisson1d, "neg-poisson1d": -poisson1d,
+        "poisson2d": sp.kronsum(poisson1d, poisson1d, format="csr"),
+        "rand-diag": sp.diags([6.0, -5, 2, 7, -1, 10, 4, -3, -8, 9], format="csr"),
+        "rand": rand, "rand-sym": sym + sym.T, "rand-sym-pd": spd.conj() @ spd.T,
+        "rand-cmplx": cmplx, "rand-cmplx-herm": herm + herm.T.conj(),
+        "rand-cmplx-sym-pd": cspd.conj() @ cspd.T, "nonsymposdef": nonsym,
+    }
+    out = {name: (A, np.arange(A.shape[0], dtype=float)) for name, A in cases.items()}
+    b = np.zeros(11)
+    b[5] = 1
+    out["sym-nonpd"] = (sym_nonpd, b)
+    return out
+
+
+SCIPY_CASES = _scipy_iterative_cases()
+
+
+@pytest.mark.parametrize("single", [False, True], ids=["double", "single"])
+@pytest.mark.parametrize("case", sorted(SCIPY_CASES))
+def test_scipy_iterative_cases(case: str, single: bool) -> None:
+    """SciPy's ``test_convergence``: ``||A x - b|| <= rtol ||b||`` (also in single precision,
+    ``-F`` cases, at a tolerance single precision reaches)."""
+    A, b = SCIPY_CASES[case]
+    if single:
+        A = A.astype(np.complex64 if np.iscomplexobj(A) else np.float32)
+        b = b.astype(np.float32)
+    rtol = 1e-4 if single else 1e-8
+    res = solve(A, b, "gcrodr", rtol=rtol, restart=10, recycle=3)
+    assert res.converged, (case, res.reason)
+    A64 = A.astype(np.complex128 if np.iscomplexobj(A) else np.float64)
+    assert np.linalg.norm(A64 @ np.asarray(res.x, A64.dtype) - b) <= rtol * np.linalg.norm(b)
+
+
+AM = sp.csr_matrix(np.array([[-2, 1, 0, 0, 0, 9], [1, -2, 1, 0, 5, 0], [0, 1, -2, 1, 0, 0],
+                             [0, 0, 1, -2, 1, 0], [0, 3, 0, 1, -2, 1], [1, 0, 0, 0, 1, -2]],
+                            dtype=float))
+BM = np.arange(1.0, 7.0)
+
+
+def test_gcrotmk_preconditioner() -> None:
+    """SciPy's ``test_preconditioner``: an exact LU as ``M`` converges at once."""
+    lu = spla.splu(AM.tocsc())
+    plain = solve(AM, BM, "gcrodr", rtol=1e-14, restart=5, recycle=2)
+    pre = solve(AM, BM, "gcrodr", lu.solve, rtol=1e-14, restart=5, recycle=2)
+    assert plain.converged and pre.converged
+    assert pre.iterations <= 2 and pre.iterations < plain.iterations / 2
+    np.testing.assert_allclose(pre.x, plain.x, rtol=1e-12)
+
+
+def test_gcrotmk_arnoldi_first_cycle_is_gmres() -> None:
+    """SciPy's ``test_arnoldi``: without a recycle space the first cycle is GMRES(m)."""
+    rng = np.random.default_rng(1)
+    A = sp.eye(2000, format="csr") + sp.random(2000, 2000, density=5e-4, random_state=rng)
+    b = rng.random(2000)
+    ours = solve(A, b, "gcrodr", rtol=1e-12, restart=10, recycle=4, maxiter=10)
+    gmres = solve(A, b, "gmres", rtol=1e-12, restart=10, maxiter=10)
+    assert not ours.converged and ours.reason == Reason.MAXITER and ours.iterations == 10
+    assert np.linalg.norm(A @ ours.x - b) > 1e-4
+    np.testing.assert_allclose(ours.x, gmres.x, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [3, 5, 10, 100])
+def test_gcrotmk_cornercase(n: int) -> None:
+    """SciPy's ``test_cornercase``: ``2 I`` is solved exactly, with and without a tight rtol."""
+    A = 2 * sp.eye(n, format="csr")
+    for b in (np.ones(n), np.random.default_rng(1234).random(n)):
+        for rtol in (1e-5, 1e-15):
+            res = solve(A, b, "gcrodr", rtol=rtol, restart=4, recycle=2, maxiter=10)
+            if res.converged or rtol > 1e-15:
+                assert res.converged and np.allclose(A @ res.x - b, 0, atol=1e-14)
+
+
+def test_gcrotmk_nans_are_refused() -> None:
+    """SciPy's ``test_nans``: a NaN in ``A`` gives an error that says so (SciPy: info=1)."""
+    A = sp.eye(3, format="lil")
+    A[1, 1] = np.nan
+    with pytest.raises(InvalidSystemError, match="(?i)nan"):
+        solve(A.tocsr(), np.ones(3), "gcrodr", restart=4, recycle=2)
+
+
+def test_gcrotmk_truncate() -> None:
+    """SciPy's ``test_truncate``: dense random ``A + I``, rtol = 1e-4, with the storage of
+    SciPy's ``m=10, k=10`` (20 vectors; GMRES(10) and GCRO-DR(10, 5) stagnate here)."""
+    np.random.seed(1234)
+    A = np.random.rand(30, 30) + np.eye(30)
+    b = np.random.rand(30)
+    res = solve(A, b, "gcrodr", rtol=1e-4, restart=20, recycle=10, maxiter=200)
+    assert res.converged
+    np.testing.assert_allclose(A @ res.x - b, 0, atol=1e-3)
+
+
+def test_gcrotmk_cu_carried() -> None:
+    """SciPy's ``test_CU``: with the space of the first solve carried, the same system is
+    solved again in at most half the iterations (SciPy: 'converges immediately')."""
+    s = Solver("gcrodr", rtol=1e-14, restart=6, recycle=5)
+    first = s.solve(AM, BM)
+    again = s.solve(AM, BM)
+    assert first.converged and again.converged
+    assert 0 < first.state.k <= 6 and again.iterations <= max(1, first.iterations // 2)
+    np.testing.assert_allclose(again.x, first.x, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.solve(AM.toarray(), BM), again.x, atol=1e-12)
+
+
+def test_gcrotmk_denormals() -> None:
+    """SciPy's ``test_denormals``: entries whose reciprocal overflows, no warning."""
+    A = np.array([[1.0, 2.0], [3.0, 4.0]]) * (100 * np.nextafter(0, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = solve(A, np.array([1.0, 1.0]), "gcrodr", restart=2, recycle=1)
+    if res.converged:
+        np.testing.assert_allclose(A @ res.x, [1.0, 1.0])
+
+
+# -- recycling across a sequence --------------------------------------------------------------
+
+
+def _sequence(count: int, shape: tuple[int, int] = (24, 24)) -> list[operators.Problem]:
+    """Diffusion with a slowly varying log-normal coefficient (fixed seeds)."""
+    g0 = gaussian_random_field(shape, seed=0, length_scale=0.2)
+    g1 = gaussian_random_field(shape, seed=1, length_scale=0.2)
+    return [operators.diffusion(np.exp(g0 + 0.1 * i * g1)) for i in range(count)]
+
+
+def test_recycling_takes_fewer_iterations_than_gmres() -> None:
+    problems = _sequence(4)
+    gmres = Solver("gmres", "jacobi", rtol=1e-8, restart=20)
+    gcrodr = Solver("gcrodr", "jacobi", rtol=1e-8, restart=20, recycle=8)
+    plain = [gmres.solve(p, p.b).iterations for p in problems]
+    results = [gcrodr.solve(p, p.b) for p in problems]
+    recycled = [r.iterations for r in results]
+    assert all(r.converged for r in results)
+    assert recycled[0] < plain[0]  # deflated restarting alone
+    assert all(r < 0.6 * g for r, g in zip(recycled[1:], plain[1:], strict=True)), (
+        recycled, plain)
+    assert max(recycled[1:]) < recycled[0]  # the carried space helps the next systems
+
+
+def _relation_error(problem: operators.Problem, state, M=None) -> float:
+    """``||A M U^T - C^T|| / ||C||`` and the orthonormality of ``C`` of a carried state."""
+    MU = state.U.T if M is None else np.column_stack([M(u) for u in state.U])
+    relation = np.linalg.norm(problem.A @ MU - state.C.T) / np.linalg.norm(state.C)
+    ortho = np.abs(state.C.conj() @ state.C.T - np.eye(state.k)).max()
+    return max(relation, ortho)
+
+
+def test_state_carried_and_c_recomputed_when_the_matrix_changes() -> None:
+    """The space is carried by the Solver; on a new matrix ``C = A_new M U`` is recomputed
+    (a stale ``C`` would break ``A M U = C`` for the space returned after the solve)."""
+    first, second = _sequence(2)
+    second = operators.diffusion(3.0 * second.coefficient)  # far from ``first``
+    s = Solver("gcrodr", rtol=1e-8, restart=20, recycle=8)
+    r1 = s.solve(first, first.b)
+    assert s.states[KEY] is r1.state and r1.state.k >= 7
+    assert _relation_error(first, r1.state) < 1e-8
+    r2 = s.solve(second, second.b)
+    assert r2.converged and s.states[KEY] is r2.state
+    assert _relation_error(second, r2.state) < 1e-8
+    assert r2.state.key[0] != r1.state.key[0]
+    # the state passed explicitly wins over the one kept (as gcrotmk's CU=)
+    fresh = s.solve(second, second.b, state=s.component(*KEY).initial_state())
+    assert fresh.iterations > r2.iterations
+
+
+def test_pc_rebuilt_for_a_new_matrix_recomputes_c() -> None:
+    first, second = _sequence(2)
+    s = Solver("gcrodr", "jacobi", rtol=1e-8, restart=20, recycle=8)
+    s.solve(first, first.b)
+    res = s.solve(second, second.b)
+    jacobi = lambda v: v / second.A.diagonal()  # noqa: E731
+    assert _relation_error(second, res.state, jacobi) < 1e-8
+
+
+class Counting(spla.LinearOperator):
+    """A matrix-free operator that counts its products."""
+
+    def __init__(self, A: sp.csr_matrix) -> None:
+        super().__init__(A.dtype, A.shape)
+        self.A, self.count = A, 0
+
+    def _matvec(self, x: np.ndarray) -> np.ndarray:
+        self.count += 1
+        return self.A @ x
+
+
+def test_only_b_changed_reuses_c_without_recomputing() -> None:
+    """Same operator, new ``b``: one product per Arnoldi step, one per cycle (the true
+    residual) and one for the verdict, no ``A U``; a new operator object: ``k`` more."""
+    problem = _sequence(1)[0]
+    op = Counting(problem.A)
+    s = Solver("gcrodr", rtol=1e-8, restart=20, recycle=8)
+    s.solve(op, problem.b)
+    k = s.states[KEY].k
+    op.count = 0
+    rhs = np.random.default_rng(5).standard_normal(problem.n)
+    same = s.solve(op, rhs)
+    assert same.converged and op.count == same.iterations + same.info["cycles"] + 1
+    other = Counting(problem.A)
+    new = s.solve(other, rhs)
+    assert other.count == new.iterations + new.info["cycles"] + 1 + k
+
+
+@pytest.mark.parametrize("params", [{"restart": 10, "recycle": 10}, {"restart": 5, "recycle": 9},
+                                    {"restart": 10, "recycle": 0}, {"restart": 1.5},
+                                    {"recycle": True}])
+def test_invalid_restart_or_recycle(params: dict) -> None:
+    problem = operators.poisson((8, 8))
+    with pytest.raises(InvalidOptionError, match="recycle|restart"):
+        solve(problem, problem.b, "gcrodr", **params)
+
+
+def test_maxiter_and_callback() -> None:
+    problem = _indefinite()
+    seen = []
+    res = solve(problem, problem.b, "gcrodr", rtol=1e-12, restart=10, recycle=3, maxiter=25,
+                callback=lambda x: seen.append(np.linalg.norm(problem.b - problem.A @ x)))
+    assert res.reason == Reason.MAXITER and res.iterations == 25 and not res.converged
+    assert len(seen) == 4 and seen[-1] == pytest.approx(res.residual_norm, rel=1e-12)
+
+
+def test_breakdown_of_the_projected_operator_is_reported() -> None:
+    """The cyclic shift: GMRES(m) stagnates completely for m < n, and after one cycle
+    ``(I - C C^H) A`` maps the new start vector into ``range(C)``: a breakdown, reported at
+    once instead of running to ``maxiter``."""
+    n = 50
+    A = sp.csr_matrix(np.roll(np.eye(n), 1, axis=0))
+    b = np.eye(n)[0]
+    res = solve(A, b, "gcrodr", restart=10, recycle=3, rtol=1e-8, maxiter=2000)
+    assert res.reason == Reason.BREAKDOWN and res.iterations == 10 and not res.converged
+
+
+def test_stagnation_stops_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cycles that do not reduce ``||r||`` (a fixed point of the restarted process, seen on
+    indefinite Helmholtz) end the run with ``Reason.STAGNATION`` after ``STALL_CYCLES``."""
+    from solvers.krylov import gcrodr
+
+    def idle(self, op, x, r, U, W, k, its, monitor):  # noqa: ANN001, ANN202
+        for j in range(1, 6):
+            monitor(its + j, float(np.linalg.norm(r)), None)
+        return x, 5, np.zeros((self.restart + 1, 5))
+
+    monkeypatch.setattr(gcrodr.GCRODR, "_cycle", idle)
+    monkeypatch.setattr(gcrodr.GCRODR, "_update", lambda self, op, U, W, k, G: (U, k))
+    problem = operators.poisson((8, 8))
+    res = solve(problem, problem.b, "gcrodr", restart=10, recycle=3, maxiter=1000)
+    assert res.reason == Reason.STAGNATION and res.iterations == 5 * gcrodr.STALL_CYCLES
+
+
+def test_a_stalling_carried_space_is_dropped_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that stalls with a carried space (seen on one indefinite Helmholtz system of a
+    sequence) starts afresh from ``x0`` without it and converges."""
+    from solvers.krylov import gcrodr
+
+    real = gcrodr.GCRODR._cycle
+
+    def stuck_with_space(self, op, x, r, U, W, k, its, monitor):  # noqa: ANN001, ANN202
+        if k == 0:
+            return real(self, op, x, r, U, W, k, its, monitor)
+        monitor(its + 1, float(np.linalg.norm(r)), None)
+        return x, 1, np.zeros((self.restart + 1, 1))
+
+    problem = operators.poisson((8, 8))
+    s = Solver("gcrodr", rtol=1e-8, restart=10, recycle=3)
+    assert s.solve(problem, problem.b).state.k == 3
+    monkeypatch.setattr(gcrodr.GCRODR, "_cycle", stuck_with_space)
+    monkeypatch.setattr(gcrodr.GCRODR, "_update",
+                        lambda self, op, U, W, k, G: (U, k) if k else (U[:0], 0))
+    res = s.solve(problem, problem.b)
+    assert res.converged and res.info["rescued"] and res.iterations > gcrodr.STALL_CYCLES
+
+
+# -- PETSc (serial; tests/mpi/test_gcrodr_mpi.py runs 2 ranks) ----------------------------------
+
+
+def test_petsc_context_matches_host_and_keeps_its_space() -> None:
+    pytest.importorskip("petsc4py.PETSc")
+    problems = _sequence(3)
+    host = Solver("gcrodr", "jacobi", rtol=1e-8, restart=20, recycle=8)
+    petsc = Solver("gcrodr", "jacobi", backend="petsc", rtol=1e-8, restart=20, recycle=8)
+    ours = [host.solve(p, p.b) for p in problems]
+    theirs = [petsc.solve(p, p.b) for p in problems]
+    assert all(r.converged and r.info["ksp_type"] == "python" for r in theirs)
+    assert [r.iterations for r in theirs] == [r.iterations for r in ours]
+    (entry,) = petsc.cache.backends["petsc"].ksps.values()
+    context = entry.ksp.getPythonContext()
+    assert context.method.restart == 20 and context.method.recycle == 8
+    assert context.space.k >= 7 and context.space.key[1] == entry.ksp.getOperators()[0].stateGet()
+    again = petsc.solve(problems[-1], 2 * problems[-1].b + 1)  # same Mat: C reused
+    assert again.converged and again.iterations <= theirs[-1].iterations + 5
+
+
+def test_petsc_by_options_string() -> None:
+    pytest.importorskip("petsc4py.PETSc")
+    problem = _indefinite()
+    options = ("-ksp_type python -ksp_python_type solvers.backends.petsc.gcrodr.GCRODRContext "
+               "-ksp_gcrodr_restart 20 -ksp_gcrodr_recycle 8 -pc_type none")
+    res = solve(problem, problem.b, backend="petsc", options=options, rtol=1e-8)
+    host = solve(problem, problem.b, "gcrodr", rtol=1e-8, restart=20, recycle=8)
+    assert res.converged and abs(res.iterations - host.iterations) <= 2
