@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,15 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from operators.fields import random_diffusion
+from operators.fields import gaussian_random_field, random_diffusion
+from operators.validate import as_shape
 from sciml.persist import atomic_write, check_resume, read_state, write_state
 from solvers import Solver
+from solvers.errors import InvalidOptionError
 
 MANIFEST = "batch.json"
 _KIND, _VERSION = "sciml.batch", 1
+_FIELD_OPTIONS = ("length_scale", "variance", "mean", "kernel", "nu", "periodic")
 
 
 @dataclass
@@ -52,10 +56,36 @@ class BatchSummary:
     skipped: int = 0
     samples: int = 0
     not_converged: int = 0
+    sort_seconds: float = 0.0
+
+
+#: ``work(start, stop, bar) -> (arrays, sort_seconds)``: the rows of samples ``start..stop-1``
+#: in index order (one array per shard key) and the seconds spent ordering them.
+ShardWork = Callable[[int, int, Any], tuple[dict[str, np.ndarray], float]]
+
+
+@dataclass
+class ShardJob:
+    """A validated, resumable sharded run: what :func:`run_shards` needs, nothing written yet.
+
+    ``params`` (JSON-serialisable) is saved as the manifest ``out / manifest``, a
+    :func:`sciml.persist.write_state` file of ``kind`` and ``version``; a resumed run must
+    have equal ``params``. ``work`` computes one shard.
+    """
+
+    out: Path
+    manifest: str
+    kind: str
+    version: int
+    params: dict[str, Any]
+    count: int
+    shard_size: int
+    work: ShardWork
+    desc: str
 
 
 class _SerialComm:
-    """The two collectives :func:`run_batch` needs, for a run without MPI."""
+    """The two collectives :func:`run_shards` needs, for a run without MPI."""
 
     rank, size = 0, 1
 
@@ -82,6 +112,112 @@ def shard_ranges(count: int, shard_size: int) -> list[tuple[int, int]]:
 
 def shard_path(out: Path, start: int, stop: int) -> Path:
     return out / f"shard-{start:08d}-{stop:08d}.npz"
+
+
+def check_counts(count: int, shard_size: int) -> None:
+    """``count >= 0`` and ``shard_size >= 1`` (integers), else a one-line ``ValueError``."""
+    if not all(isinstance(v, (int, np.integer)) for v in (count, shard_size)):
+        raise ValueError(f"count and shard_size must be integers, not {count!r} and "
+                         f"{shard_size!r}")
+    if count < 0 or shard_size < 1:
+        raise ValueError(f"count must be >= 0 and shard_size >= 1, got {count} and {shard_size}")
+
+
+def run_shards(job: ShardJob, *, comm: Any = None, max_shards: int | None = None,
+               progress: bool = True) -> BatchSummary:
+    """Run ``job``: manifest, pending shards dealt round-robin to the ranks, atomic shards.
+
+    Collective over ``comm``. Every rank first compares an existing manifest with
+    ``job.params`` (:class:`sciml.persist.ResumeMismatchError` before anything is written);
+    rank 0 then creates the folder, writes the manifest once and removes the temporary files
+    of killed writers. The shards not on disk are dealt round-robin (``max_shards`` per rank
+    at most) and each is written atomically as soon as it is complete, so a killed run loses
+    at most the shards in progress and a rerun, with any number of ranks, skips the others.
+    """
+    comm = default_comm() if comm is None else comm
+    if max_shards is not None and max_shards < 0:
+        raise ValueError(f"max_shards must be >= 0 or None, not {max_shards}")
+    manifest = job.out / job.manifest
+    if manifest.exists():
+        check_resume(read_state(manifest, job.kind, job.version), job.params, job.out)
+    comm.barrier()
+    if comm.rank == 0:
+        _prepare(job)
+    comm.barrier()
+    check_resume(read_state(manifest, job.kind, job.version), job.params, job.out)
+    ranges = shard_ranges(job.count, job.shard_size)
+    pending = [r for r in ranges if not shard_path(job.out, *r).exists()]
+    comm.barrier()  # every rank has listed the finished shards before any new one appears
+    mine = pending[comm.rank :: comm.size][:max_shards]
+    summary = BatchSummary(comm.rank, comm.size, skipped=len(ranges) - len(pending))
+    bar = tqdm(total=sum(b - a for a, b in mine), disable=not progress or comm.rank != 0,
+               desc=f"{job.desc} (rank 0 of {comm.size})", unit="sample")
+    for start, stop in mine:
+        arrays, sort_seconds = job.work(start, stop, bar)
+        path = shard_path(job.out, start, stop)
+        atomic_write(path, lambda f, arrays=arrays: np.savez(f, **arrays))
+        summary.written.append(path.name)
+        summary.samples += stop - start
+        summary.not_converged += int(np.sum(~arrays["converged"]))
+        summary.sort_seconds += sort_seconds
+    bar.close()
+    comm.barrier()
+    return summary
+
+
+def _prepare(job: ShardJob) -> None:
+    """Rank 0: create the folder, write the manifest once, drop temporaries of killed runs."""
+    job.out.mkdir(parents=True, exist_ok=True)
+    for stale in job.out.glob(".*.tmp"):
+        stale.unlink()
+    if not (job.out / job.manifest).exists():
+        write_state(job.out / job.manifest, job.kind, job.version, job.params)
+
+
+def read_shards(out: Path, ranges: list[tuple[int, int]]) -> list[dict[str, np.ndarray]]:
+    """The arrays of the shards of ``ranges`` that are on disk, in range order."""
+    shards = []
+    for path in filter(Path.exists, (shard_path(out, *r) for r in ranges)):
+        with np.load(path) as data:
+            shards.append(dict(data))
+    return shards
+
+
+def merge_shards(shards: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Shards concatenated and sorted by ``indices``; ``{}`` for none."""
+    if not shards:
+        return {}
+    merged = {key: np.concatenate([s[key] for s in shards]) for key in shards[0]}
+    order = np.argsort(merged["indices"], kind="stable")
+    return {key: value[order] for key, value in merged.items()}
+
+
+def sample_solver(method: str, pc: str | None, backend: str, rtol: float,
+                  **params: Any) -> Callable[[Any, np.ndarray], tuple[np.ndarray, Any]]:
+    """``solve(A, b) -> (x as ndarray, SolveResult)``: one :class:`Solver` per rank, reused.
+
+    Building it checks ``method``, ``pc``, ``rtol`` and ``params`` (a
+    :class:`solvers.errors.SolverError` before anything is written). With
+    ``backend="petsc"`` each system is solved on its own rank (``PETSc.COMM_SELF``).
+    """
+    if backend not in ("scipy", "petsc"):
+        raise InvalidOptionError(f"backend must be 'scipy' or 'petsc', not {backend!r}")
+    solver = Solver(method, pc, backend=backend, rtol=rtol, **params)
+    if backend == "scipy":
+        return lambda A, b: _plain(solver.solve(A, b))
+    from petsc4py import PETSc
+
+    from solvers.backends.petsc import to_petsc
+
+    def solve(A: Any, b: np.ndarray) -> tuple[np.ndarray, Any]:
+        result = solver.solve(*to_petsc(A, b, comm=PETSc.COMM_SELF))
+        return result.x.getArray().copy(), result
+
+    return solve
+
+
+def _plain(result: Any) -> tuple[np.ndarray, Any]:
+    return np.asarray(result.x), result
 
 
 def run_batch(count: int, grid: tuple[int, ...], *, seed: int = 0, method: str = "cg",
@@ -116,72 +252,44 @@ def run_batch(count: int, grid: tuple[int, ...], *, seed: int = 0, method: str =
     -------
     BatchSummary
         This rank's work.
+
+    Raises
+    ------
+    ValueError, solvers.errors.SolverError
+        A bad argument, before anything is written.
     """
-    comm = default_comm() if comm is None else comm
-    out = Path(out)
-    params = {"count": int(count), "grid": [int(g) for g in grid], "seed": int(seed),
-              "method": method, "pc": pc, "backend": backend, "rtol": float(rtol),
-              "shard_size": int(shard_size), "field": dict(field or {})}
-    _check_arguments(params)
-    if comm.rank == 0:
-        _prepare(out, params)
-    comm.barrier()
-    check_resume(read_state(out / MANIFEST, _KIND, _VERSION), params, out)
-    pending = [r for r in shard_ranges(count, shard_size) if not shard_path(out, *r).exists()]
-    comm.barrier()  # every rank has listed the finished shards before any new one appears
-    mine = pending[comm.rank :: comm.size][:max_shards]
-    summary = BatchSummary(comm.rank, comm.size,
-                           skipped=len(shard_ranges(count, shard_size)) - len(pending))
-    solve = _sample_solver(method, pc, backend, rtol)
-    bar = tqdm(total=sum(b - a for a, b in mine), disable=not progress or comm.rank != 0,
-               desc=f"batch (rank 0 of {comm.size})", unit="sample")
-    for start, stop in mine:
-        rows = [_solve_sample(i, params, solve) for i in range(start, stop)]
-        _write_shard(shard_path(out, start, stop), rows)
-        summary.written.append(shard_path(out, start, stop).name)
-        summary.samples += len(rows)
-        summary.not_converged += sum(not row["converged"] for row in rows)
-        bar.update(len(rows))
-    bar.close()
-    comm.barrier()
-    return summary
+    job = batch_job(count, grid, seed=seed, method=method, pc=pc, backend=backend, rtol=rtol,
+                    out=out, shard_size=shard_size, field=field)
+    return run_shards(job, comm=comm, max_shards=max_shards, progress=progress)
 
 
-def _check_arguments(params: dict[str, Any]) -> None:
-    if params["count"] < 0 or params["shard_size"] < 1:
-        raise ValueError(f"count must be >= 0 and shard_size >= 1, got {params['count']} "
-                         f"and {params['shard_size']}")
-    if params["backend"] not in ("scipy", "petsc"):
-        raise ValueError(f"backend must be 'scipy' or 'petsc', not {params['backend']!r}")
+def batch_job(count: int, grid: tuple[int, ...], *, seed: int = 0, method: str = "cg",
+              pc: str | None = "amg", backend: str = "scipy", rtol: float = 1e-8,
+              out: str | os.PathLike = "sciml-out/batch", shard_size: int = 16,
+              field: dict[str, Any] | None = None) -> ShardJob:
+    """The checked :class:`ShardJob` of :func:`run_batch` (raises on a bad argument)."""
+    check_counts(count, shard_size)
+    grid = as_shape(tuple(grid))
+    field = dict(field or {})
+    unknown = sorted(set(field) - set(_FIELD_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown field option(s) {', '.join(unknown)}; accepted: "
+                         f"{', '.join(_FIELD_OPTIONS)}")
+    gaussian_random_field((2,) * len(grid), seed=0, **field)  # checks the field's values
+    params = {"count": int(count), "grid": list(grid), "seed": int(seed), "method": method,
+              "pc": pc, "backend": backend, "rtol": float(rtol),
+              "shard_size": int(shard_size), "field": field}
+    solve = sample_solver(method, pc, backend, rtol)
 
+    def work(start: int, stop: int, bar: Any) -> tuple[dict[str, np.ndarray], float]:
+        rows = []
+        for i in range(start, stop):
+            rows.append(_solve_sample(i, params, solve))
+            bar.update(1)
+        return {key: np.stack([np.asarray(r[key]) for r in rows]) for key in rows[0]}, 0.0
 
-def _prepare(out: Path, params: dict[str, Any]) -> None:
-    """Rank 0: create ``out``, write the manifest once, drop temporaries of killed runs."""
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".*.tmp"):
-        stale.unlink()
-    if not (out / MANIFEST).exists():
-        write_state(out / MANIFEST, _KIND, _VERSION, params)
-
-
-def _sample_solver(method: str, pc: str | None, backend: str, rtol: float) -> Any:
-    """``solve(A, b) -> (x as ndarray, SolveResult)``: one Solver per rank, reused."""
-    solver = Solver(method, pc, backend=backend, rtol=rtol)
-    if backend == "scipy":
-        return lambda A, b: _plain(solver.solve(A, b))
-    from petsc4py import PETSc
-
-    from solvers.backends.petsc import to_petsc
-
-    def solve(A: Any, b: np.ndarray) -> tuple[np.ndarray, Any]:
-        result = solver.solve(*to_petsc(A, b, comm=PETSc.COMM_SELF))
-        return result.x.getArray().copy(), result
-
-    return solve
-
-
-def _plain(result: Any) -> tuple[np.ndarray, Any]:
-    return np.asarray(result.x), result
+    return ShardJob(Path(out), MANIFEST, _KIND, _VERSION, params, int(count), int(shard_size),
+                    work, "batch")
 
 
 def _solve_sample(index: int, params: dict[str, Any], solve: Any) -> dict[str, Any]:
@@ -196,11 +304,6 @@ def _solve_sample(index: int, params: dict[str, Any], solve: Any) -> dict[str, A
             "seconds": time.perf_counter() - start}
 
 
-def _write_shard(path: Path, rows: list[dict[str, Any]]) -> None:
-    arrays = {key: np.stack([np.asarray(row[key]) for row in rows]) for key in rows[0]}
-    atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
 def load_batch(out: str | os.PathLike) -> dict[str, np.ndarray]:
     """All finished shards of ``out`` merged in sample order.
 
@@ -210,18 +313,11 @@ def load_batch(out: str | os.PathLike) -> dict[str, np.ndarray]:
     """
     out = Path(out)
     params = read_state(out / MANIFEST, _KIND, _VERSION)
-    paths = [shard_path(out, *r) for r in shard_ranges(params["count"], params["shard_size"])]
-    shards = []
-    for path in filter(Path.exists, paths):
-        with np.load(path) as data:
-            shards.append(dict(data))
-    if not shards:
-        return {}
-    merged = {key: np.concatenate([s[key] for s in shards]) for key in shards[0]}
-    order = np.argsort(merged["indices"], kind="stable")
-    if np.unique(merged["indices"]).size != order.size:
+    merged = merge_shards(read_shards(out, shard_ranges(params["count"],
+                                                        params["shard_size"])))
+    if merged and np.unique(merged["indices"]).size != merged["indices"].size:
         raise ValueError(f"{out}: some samples appear in more than one shard")
-    return {key: value[order] for key, value in merged.items()}
+    return merged
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -249,12 +345,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     comm = default_comm()
-    summary = run_batch(
-        args.count, tuple(args.grid), seed=args.seed, method=args.method, pc=args.pc,
-        backend=args.backend, rtol=args.rtol, out=args.out, shard_size=args.shard_size,
-        max_shards=args.max_shards,
-        field={"length_scale": args.length_scale, "variance": args.variance},
-        comm=comm, progress=not args.no_progress)
+    job = batch_job(args.count, tuple(args.grid), seed=args.seed, method=args.method,
+                    pc=args.pc, backend=args.backend, rtol=args.rtol, out=args.out,
+                    shard_size=args.shard_size,
+                    field={"length_scale": args.length_scale, "variance": args.variance})
+    summary = run_shards(job, comm=comm, max_shards=args.max_shards,
+                         progress=not args.no_progress)
     samples = comm.allreduce(summary.samples)
     failed = comm.allreduce(summary.not_converged)
     if comm.rank == 0:

@@ -78,3 +78,20 @@ def test_killed_batch_resumes_without_lost_or_repeated_samples(tmp_path):
     expected = load_batch(fresh)
     for key in ("indices", "coefficients", "solutions", "iterations"):
         np.testing.assert_array_equal(resumed[key], expected[key])
+
+
+@pytest.mark.parametrize("bad", [
+    ["--method", "nope"], ["--pc", "nope"], ["--count", "-1"], ["--shard-size", "0"],
+    ["--grid", "0", "4"], ["--rtol", "-1"], ["--length-scale", "0"], ["--max-shards", "-1"],
+    ["--backend", "nope"]])
+def test_bad_arguments_exit_2_and_write_nothing(tmp_path, bad, capsys):
+    """Every argument is checked before the manifest is written (it was written first)."""
+    from sciml.__main__ import main
+
+    args = ["batch", "--count", "4", "--grid", "8", "8", "--out", str(tmp_path / "out"), *bad]
+    try:
+        status = main(args)
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    assert status == 2 and not (tmp_path / "out").exists()
+    assert "error:" in capsys.readouterr().err
