@@ -186,6 +186,7 @@ class Solver:
         """
         check_callback(callback)
         b = _right_hand_side(A, b)
+        x0 = _initial_guess(A, x0)
         name = backends.detect(A, b) if self.backend == "auto" else self.backend
         self._check_backend(name, callback)
         result = finish.solve(self, backends.get(name), A, b, x0, callback, state)
@@ -297,7 +298,9 @@ def solve(A: Any, b: Any = None, method: str = "auto", pc: str | Callable | None
     method, pc, backend, rtol, atol, maxiter, M, monitor, options, raise_on_fail, **params
         As for :class:`Solver`.
     x0
-        Initial guess (default zero).
+        Initial guess (default zero), or the name of a trained neural operator
+        (``"fno:darcy"``) whose prediction for the :class:`operators.GridProblem` ``A`` is the
+        guess (:func:`sciml.neural_operators.initial_guess`); the stopping rule is unchanged.
     callback
         ``callback(xk)`` with the current iterate after each iteration: every inner
         iteration of GMRES/FGMRES (what SciPy's ``callback_type="x"`` gives once per restart);
@@ -322,3 +325,12 @@ def solve(A: Any, b: Any = None, method: str = "auto", pc: str | Callable | None
     solver = Solver(method, pc, backend=backend, rtol=rtol, atol=atol, maxiter=maxiter, M=M,
                     monitor=monitor, options=options, raise_on_fail=raise_on_fail, **params)
     return solver.solve(A, b, x0=x0, callback=callback)
+
+
+def _initial_guess(A: Any, x0: Any) -> Any:
+    """``x0`` as given, or a trained operator's prediction when ``x0`` names one."""
+    if not isinstance(x0, str):
+        return x0
+    from sciml.neural_operators import initial_guess  # a learned component: import on use
+
+    return initial_guess(x0, A)

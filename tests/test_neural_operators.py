@@ -172,6 +172,8 @@ def test_shipped_model_warm_start_saves_cg_iterations() -> None:
         assert warm.converged and zero.converged
         assert warm.iterations < zero.iterations
     assert np.linalg.norm(x0 - zero.x) < 0.1 * np.linalg.norm(zero.x)
+    named = solve(p, p.b, method="cg", pc="amg", rtol=1e-8, x0="fno:darcy")  # x0 by name
+    assert named.converged and named.iterations == warm.iterations
     p64 = operators.family("darcy", 64, seed=99).sample(0)  # another resolution
     x64 = initial_guess("darcy", p64)
     assert solve(p64, p64.b, method="cg", pc="amg", rtol=1e-8, x0=x64).converged
