@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGES = ("solvers", "operators", "sciml")
+PACKAGES = ("solvers", "operators", "meshes", "sciml")
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
