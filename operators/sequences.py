@@ -129,12 +129,13 @@ def shifted_laplacian_sequence(
               B_t \sim \mathrm{Beta}(\alpha, \beta),
 
     with the paper's defaults ``c_t = -0.15 + 0.6 Beta(2, 6)`` (its "low-variance" case;
-    ``alpha=0.5, beta=1.5`` gives the "high-variance" one). ``c_offset = -0.15`` lies just
-    above ``-lambda_min(L) = -0.162`` on the 10 x 10 grid, so every system stays symmetric
-    positive definite there; on larger grids ``lambda_min(L)`` shrinks like ``2 pi^2 / n_1^2``
-    and negative shifts can make ``A_t`` indefinite: ``positive_definite`` is computed from
-    ``c_t + lambda_min(L)`` for each system. ``b_t`` is standard normal, by default
-    conditioned on ``||b_t|| <= sqrt(n)`` as in [1]_.
+    ``alpha=0.5, beta=1.5`` gives the "high-variance" one; ``c_scale=2, c_offset=0`` gives ``c_t
+    = 2 Beta(2, 6)``, the second sequence of ``benchmarks/bench_bandit_sor.py``). ``c_offset =
+    -0.15`` lies just above ``-lambda_min(L) = -0.162`` on the 10 x 10 grid, so every system
+    stays symmetric positive definite there; on larger grids ``lambda_min(L)`` shrinks like ``2
+    pi^2 / n_1^2`` and negative shifts can make ``A_t`` indefinite: ``positive_definite`` is
+    computed from ``c_t + lambda_min(L)`` for each system. ``b_t`` is standard normal, by
+    default conditioned on ``||b_t|| <= sqrt(n)`` as in [1]_.
 
     System ``t`` is drawn from its own generator spawned from ``seed``, so it does not depend
     on ``n_systems``: the first ``k`` systems of a longer sequence equal the sequence of ``k``.

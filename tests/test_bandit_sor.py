@@ -23,8 +23,10 @@ from sciml.bandits import (
     ChebCB,
     OmegaBandit,
     TsallisINF,
+    UnimodalBandit,
     best_fixed_omega,
     cost_table,
+    diagonal_dominance,
 )
 from sciml.bandits import register as bandit_plugin
 from sciml.bandits.omega import STATE_KIND, STATE_VERSION
@@ -72,6 +74,7 @@ def test_plain_solve_runs_one_step_and_matches_direct(sequence, method, pc):
     assert np.linalg.norm(res.x - exact) <= 1e4 * RTOL * np.linalg.norm(exact)
     assert isinstance(res.state, BanditState) and len(res.state.records) == 1
     assert res.state.records[0]["loss"] == res.iterations / 1000  # maxiter = 10 n = 1000
+    assert res.state.records[0]["omega"] == 1.0  # the default starts at Gauss-Seidel
     if pc is None:
         assert res.info["omega"] == res.state.records[0]["omega"] in DEFAULT_OMEGAS
 
@@ -108,18 +111,63 @@ def test_bandit_sor_matches_plain_sor_for_the_same_omega(sequence):
 
 
 # ------------------------------------------------------------------ learning across a sequence
-@pytest.mark.parametrize("cost_scale", ["maxiter", "mean"])
-def test_sequence_beats_gauss_seidel(sequence, cost_scale):
-    bandit = Solver(method="bandit-sor", rtol=RTOL, seed=SEED, cost_scale=cost_scale)
-    gauss_seidel = Solver(method="sor", rtol=RTOL, omega=1.0)
-    ours, gs = sum(_run(bandit, sequence)), sum(_run(gauss_seidel, sequence))
-    assert ours < 0.6 * gs, (ours, gs)
-    state = _state(bandit)
-    assert state.learner.t == len(sequence) and len(state.records) == len(sequence)
-    p = state.probabilities()
-    # the learner moved its weight towards the fast omegas (1.4 .. 1.8) on this sequence
-    fast = (state.omegas >= 1.4) & (state.omegas <= 1.8)
-    assert p[fast].sum() > fast.mean() + 0.1, p
+#: The yardstick sequence: 100 shifted 8 x 8 Laplacians with c ~ 2 Beta(2, 6), 10 omegas.
+YARDSTICK_OMEGAS = np.linspace(1.0, 1.9, 10)
+
+
+@pytest.fixture(scope="module")
+def yardstick():
+    """The sequence and its cost table: every system solved with every omega of the grid."""
+    problems = operators.shifted_laplacian_sequence(100, (8, 8), seed=1, c_scale=2.0,
+                                                    c_offset=0.0)
+    return problems, cost_table(problems, YARDSTICK_OMEGAS, rtol=RTOL)
+
+
+def _online(problems, **options) -> tuple[int, BanditState]:
+    s = Solver(method="bandit-sor", rtol=RTOL, omegas=YARDSTICK_OMEGAS, **options)
+    return sum(_run(s, problems)), _state(s)
+
+
+def test_default_bandit_is_within_5_percent_of_the_best_fixed_omega(yardstick):
+    """Solver(method="bandit-sor") as typed, against the best fixed omega in hindsight (a
+    grid sweep of the same systems) and against the instance-optimal omega."""
+    problems, table = yardstick
+    total, state = _online(problems)
+    best = int(table.iterations[:, table.best_fixed].sum())
+    oracle = int(table.iterations.min(axis=1).sum())
+    gauss_seidel = int(table.iterations[:, 0].sum())
+    arms = [r["arm"] for r in state.records]
+    np.testing.assert_array_equal(state.iterations, table.pick(arms)[0])  # same solves
+    assert oracle < best < 0.6 * gauss_seidel  # a sequence where omega and context matter
+    assert total <= 1.05 * best, (total, best)
+    assert total <= 1.15 * oracle, (total, oracle)  # the default reads a context
+    assert state.records[0]["omega"] == 1.0 and state.records[0]["context"] == \
+        pytest.approx(diagonal_dominance(problems[0].A))
+
+
+def test_default_bandit_without_context_is_within_15_percent_of_best_fixed(yardstick):
+    problems, table = yardstick
+    total, state = _online(problems, context=None)
+    assert state.records[0]["context"] is None
+    assert total <= 1.15 * int(table.iterations[:, table.best_fixed].sum())
+
+
+def test_paper_preset_is_the_tsallis_inf_of_khodak_et_al(yardstick):
+    problems, table = yardstick
+    total, state = _online(problems[:30], preset="paper")
+    assert isinstance(state.learner, TsallisINF) and state.config["cost_scale"] == "maxiter"
+    assert state.records[0]["loss"] == state.records[0]["iterations"] / 640  # maxiter 10 n
+
+
+def test_default_choices_do_not_depend_on_maxiter(sequence):
+    """The default learner is invariant to the scale of its losses: k / maxiter."""
+    runs = [Solver(method="bandit-sor", rtol=RTOL, maxiter=m) for m in (1000, 20000)]
+    for s in runs:
+        _run(s, sequence[:25])
+    short, long = (_state(s) for s in runs)
+    assert short.records[3]["loss"] == 20 * long.records[3]["loss"]
+    np.testing.assert_array_equal(short.chosen_omegas, long.chosen_omegas)
+    assert len(set(short.chosen_omegas)) > 3  # it moved
 
 
 @pytest.mark.parametrize("options", [{}, {"context": "shift", "bins": (-0.15, 0.45, 4)},
@@ -148,7 +196,7 @@ def test_load_refuses_other_options(sequence, tmp_path):
     _state(s).save(path)
     with pytest.raises(ResumeMismatchError, match="omegas: saved="):
         BanditSOR(omegas=[1.0, 1.5], resume=path).initial_state()
-    with pytest.raises(ResumeMismatchError, match="learner: saved='tsallis' now='chebcb'"):
+    with pytest.raises(ResumeMismatchError, match="learner: saved='unimodal' now='chebcb'"):
         BanditSOR(learner="chebcb", bins=(0.0, 1.0, 2), resume=path).initial_state()
     with pytest.raises(StateFileError, match="does not exist"):
         Solver(method="bandit-sor", resume=tmp_path / "missing.json").solve(p.A, p.b)
@@ -169,11 +217,13 @@ def test_bandit_ssor_inside_cg_updates_its_bandit(sequence):
 
 def test_contextual_variants_read_the_context(sequence):
     shifts = [p.params["shift"] for p in sequence[:20]]
-    binned = Solver(method="bandit-sor", rtol=RTOL, context="shift", bins=(-0.15, 0.45, 4))
+    binned = Solver(method="bandit-sor", rtol=RTOL, learner="binned", context="shift",
+                    bins=(-0.15, 0.45, 4))
     cheb = Solver(method="bandit-sor", rtol=RTOL, learner="chebcb", bins=[-0.15, 0.45])
     by_callable = Solver(method="bandit-sor", rtol=RTOL, bins=(3.8, 4.5, 3),
                          context=lambda p: float(p.A.diagonal().mean()))
-    for s in (binned, cheb, by_callable):
+    default = Solver(method="bandit-sor", rtol=RTOL)
+    for s in (binned, cheb, by_callable, default):
         assert all(r.converged for r in (s.solve(p, p.b) for p in sequence[:20]))
     b = _state(binned)
     assert isinstance(b.learner, BinnedContextualBandit)
@@ -182,6 +232,11 @@ def test_contextual_variants_read_the_context(sequence):
     assert isinstance(_state(cheb).learner, ChebCB)
     contexts = [r["context"] for r in _state(by_callable).records]
     np.testing.assert_allclose(contexts, np.array(shifts) + 4.0)
+    assert isinstance(_state(by_callable).learner, UnimodalBandit)
+    np.testing.assert_allclose(_state(by_callable).learner.edges, np.linspace(3.8, 4.5, 4))
+    dominance = [r["context"] for r in _state(default).records]
+    np.testing.assert_allclose(dominance, [diagonal_dominance(p.A) for p in sequence[:20]])
+    assert np.all(np.diff(dominance)[np.diff(shifts) > 0] > 0)  # increasing in the shift
 
 
 def test_failed_solves_cost_a_loss_of_one(sequence):
@@ -223,12 +278,18 @@ def test_bad_omega_grid(sequence, omegas):
 
 
 @pytest.mark.parametrize(("options", "match"), [
-    ({"context": "shift"}, "bins"),
+    ({"learner": "binned", "context": "shift"}, "bins"),
+    ({"learner": "chebcb", "context": None, "bins": (0.0, 1.0, 2)}, "needs a context"),
     ({"context": "shift", "bins": (0.5, 0.1, 3)}, "bins"),
     ({"context": "shift", "bins": [0.3]}, "bins"),
-    ({"bins": (0.0, 1.0, 3)}, "context= and bins= need a contextual learner"),
+    ({"context": "shift", "bins": "adaptive"}, "bins must be 'quantile'"),
+    ({"context": None, "bins": (0.0, 1.0, 3)}, "bins= needs a context"),
+    ({"learner": "tsallis", "bins": (0.0, 1.0, 3)}, "context= and bins= need a contextual"),
+    ({"preset": "khodak"}, "preset must be one of 'default', 'paper'"),
+    ({"preset": "paper", "learner": "tsallis"}, "drop learner="),
+    ({"learner_options": {"rounds_per_bin": 0}}, "rounds_per_bin"),
     ({"learner": "tsallis", "context": "shift"}, "learner='binned' or learner='chebcb'"),
-    ({"learner": "ucb"}, "learner must be one of 'tsallis', 'binned', 'chebcb'"),
+    ({"learner": "ucb"}, "learner must be one of 'unimodal', 'tsallis', 'binned', 'chebcb'"),
     ({"learner": "chebcb"}, "needs bins"),
     ({"learner": TsallisINF(3, seed=0)}, "Learner over len\\(omegas\\) = 20 arms"),
     ({"learner": object()}, "learner must be"),
@@ -268,7 +329,7 @@ def test_matrix_free_input_is_refused(sequence):
 
 
 def test_tsallis_state_is_inspectable(sequence):
-    s = Solver(method="bandit-sor", rtol=RTOL, omegas=[1.0, 1.5, 1.9])
+    s = Solver(method="bandit-sor", rtol=RTOL, omegas=[1.0, 1.5, 1.9], preset="paper")
     _run(s, sequence[:5])
     b = _state(s)
     assert isinstance(b.learner, TsallisINF) and len(b.learner.history) == 5

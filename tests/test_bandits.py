@@ -16,6 +16,7 @@ from sciml.bandits import (
     ChebCB,
     CostNormaliser,
     TsallisINF,
+    UnimodalBandit,
     best_fixed_arm,
     bin_edges,
     cumulative_regret,
@@ -511,3 +512,72 @@ def test_offline_helpers():
         best_fixed_arm(np.zeros(3))
     with pytest.raises(ValueError, match="comparator"):
         cumulative_regret(table, np.array([0, 0, 0]), comparator="best")
+
+
+# --------------------------------------------------------------------------- unimodal (default)
+def sor_like_table(seed: int, n_rounds: int, contextual: bool = True):
+    """Unimodal costs in the arm with a kink at the best arm, as SOR's iteration counts in
+    omega: cost = scale(c) * (1 + 3 |omega - omega*(c)|) * (1 + 0.05 noise), scale(c) spanning
+    a factor 4 (1.5 without context) over c in [0, 1]; omega*(c) = 1.7 - 0.5 c (or 1.45)."""
+    rng = np.random.default_rng(seed)
+    contexts = rng.uniform(0.0, 1.0, n_rounds)
+    best = 1.7 - 0.5 * contexts if contextual else np.full(n_rounds, 1.45)
+    shape = 1 + 3 * np.abs(OMEGAS[None, :] - best[:, None])
+    scale = 100 * (4.0 if contextual else 1.5) ** -contexts
+    return contexts, scale[:, None] * shape * (1 + 0.05 * rng.standard_normal((n_rounds, K)))
+
+
+def test_unimodal_finds_the_best_arm_without_visiting_far_arms():
+    contexts, costs = sor_like_table(0, 600, contextual=False)
+    bandit = UnimodalBandit(K, seed=0, bins=None)
+    arms = play(bandit, costs / 1000)
+    best = best_fixed_arm(costs)
+    assert bandit.best_arm() == best and np.mean(arms[-200:] == best) > 0.8
+    # the search climbs from arm 0 by jumps of 2 and steps of 1: never beyond best + 3
+    assert arms.max() <= best + bandit.jump + 1 and bandit.jump == 2
+    assert costs[np.arange(len(arms)), arms].sum() <= 1.05 * costs[:, best].sum()
+
+
+def test_unimodal_with_quantile_bins_approaches_the_instance_optimal_policy():
+    contexts, costs = sor_like_table(1, 1000)
+    bandit = UnimodalBandit(K, seed=0)
+    arms = play_contextual(bandit, contexts, costs / 1000)
+    ours = costs[np.arange(len(arms)), arms].sum()
+    assert ours <= 0.9 * costs[:, best_fixed_arm(costs)].sum()
+    assert ours <= 1.1 * costs.min(axis=1).sum()
+    for c in (0.1, 0.5, 0.9):
+        assert abs(OMEGAS[bandit.best_arm(c)] - (1.7 - 0.5 * c)) <= 0.11, c
+
+
+def test_unimodal_is_invariant_to_the_loss_scale_and_round_trips():
+    contexts, costs = sor_like_table(2, 120)
+    a, b = UnimodalBandit(K, seed=0), UnimodalBandit(K, seed=0)
+    arms_a = play_contextual(a, contexts, costs / 1000)
+    arms_b = play_contextual(b, contexts, costs / 20000)
+    np.testing.assert_array_equal(arms_a, arms_b)
+    c = UnimodalBandit.from_state(json.loads(json.dumps(a.state_dict())))
+    for x in (0.2, 0.8):
+        assert c.select(x) == a.select(x) and c.best_arm(x) == a.best_arm(x)
+    assert c.probabilities(0.2).sum() == 1.0 and c.probabilities().sum() == 1.0
+
+
+def test_unimodal_bins_grow_with_the_rounds():
+    bandit = UnimodalBandit(4, seed=0, rounds_per_bin=2)
+    for x in np.linspace(0.0, 1.0, 50):
+        bandit.update(bandit.select(float(x)), 0.5, float(x))
+    # 50 rounds, 2 per bin: floor(sqrt(25)) = 5 quantile bins of 10 rounds each
+    assert bandit._neighbourhood(bandit._arrays_of_history()[0], 0.5).sum() == 10
+
+
+def test_unimodal_bad_inputs():
+    with pytest.raises(BanditError, match="bins must be 'quantile'"):
+        UnimodalBandit(3, seed=0, bins="adaptive")
+    with pytest.raises(BanditError, match="rounds_per_bin must be an integer >= 1"):
+        UnimodalBandit(3, seed=0, rounds_per_bin=0)
+    with pytest.raises(BanditError, match="arm must be an integer in"):
+        UnimodalBandit(3, seed=0, start=3)
+    bandit = UnimodalBandit(3, seed=0)
+    with pytest.raises(BanditError, match="got context=None"):
+        bandit.select()
+    with pytest.raises(BanditError, match="context must be a finite real number"):
+        bandit.update(0, 0.5, float("nan"))

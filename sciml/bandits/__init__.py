@@ -1,7 +1,9 @@
 """Online learning of solver parameters from iteration counts (Khodak et al., ICLR 2024).
 
-Learners over a finite grid of arms (:class:`TsallisINF`; the contextual
-:class:`BinnedContextualBandit` and :class:`ChebCB`) share one protocol, :class:`Learner`:
+Learners over a finite grid of arms (:class:`UnimodalBandit`, the default: a local search
+per quantile bin of a context such as the :func:`diagonal_dominance` of the matrix;
+:class:`TsallisINF`, the paper's; the contextual :class:`BinnedContextualBandit` and
+:class:`ChebCB`) share one protocol, :class:`Learner`:
 ``select(context)``, ``update(arm, loss, context)``, ``probabilities(context)``,
 ``state_dict()``/``from_state``. :class:`CostNormaliser` maps iteration counts to losses.
 :class:`BanditSOR`/:class:`BanditSSOR` are ``Solver(method="bandit-sor")`` and
@@ -24,6 +26,7 @@ Examples
 
 from .chebcb import ChebCB, inverse_gap_weighting
 from .contextual import BinnedContextualBandit, bin_edges
+from .features import diagonal_dominance
 from .learner import BanditError, Learner
 from .normalise import CostNormaliser
 from .offline import (
@@ -34,12 +37,13 @@ from .offline import (
     cumulative_regret,
     instance_optimal,
 )
-from .omega import DEFAULT_OMEGAS, BanditState, OmegaBandit, check_omegas
+from .omega import DEFAULT_OMEGAS, PRESETS, BanditState, OmegaBandit, check_omegas
 from .sor import BanditSOR, BanditSSOR
 from .tsallis import TsallisINF, tsallis_probabilities
+from .unimodal import UnimodalBandit
 
-__all__ = ["DEFAULT_OMEGAS", "BanditError", "BanditSOR", "BanditSSOR", "BanditState",
+__all__ = ["DEFAULT_OMEGAS", "PRESETS", "BanditError", "BanditSOR", "BanditSSOR", "BanditState",
            "BinnedContextualBandit", "ChebCB", "CostNormaliser", "CostTable", "Learner",
-           "OmegaBandit", "TsallisINF", "best_fixed_arm", "best_fixed_omega", "bin_edges",
-           "check_omegas", "cost_table", "cumulative_regret", "instance_optimal",
-           "inverse_gap_weighting", "tsallis_probabilities"]
+           "OmegaBandit", "TsallisINF", "UnimodalBandit", "best_fixed_arm", "best_fixed_omega",
+           "bin_edges", "check_omegas", "cost_table", "cumulative_regret", "diagonal_dominance",
+           "instance_optimal", "inverse_gap_weighting", "tsallis_probabilities"]

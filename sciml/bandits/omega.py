@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -33,16 +33,25 @@ from solvers.system import LinearSystem
 
 from .chebcb import ChebCB
 from .contextual import BinnedContextualBandit, bin_edges
+from .features import FEATURES
 from .learner import BanditError, Learner, check_context
 from .normalise import CostNormaliser
 from .tsallis import TsallisINF
+from .unimodal import UnimodalBandit
 
-__all__ = ["DEFAULT_OMEGAS", "LEARNERS", "BanditState", "OmegaBandit", "check_omegas"]
+__all__ = ["DEFAULT_OMEGAS", "LEARNERS", "PRESETS", "BanditState", "OmegaBandit",
+           "check_omegas"]
 
 #: The default grid of the paper: 20 equispaced values in [1, 1.95].
 DEFAULT_OMEGAS = np.linspace(1.0, 1.95, 20)
-#: Learners by name; ``"binned"`` and ``"chebcb"`` use a context.
-LEARNERS = {"tsallis": TsallisINF, "binned": BinnedContextualBandit, "chebcb": ChebCB}
+#: Learners by name; all but ``"tsallis"`` use a context.
+LEARNERS = {"unimodal": UnimodalBandit, "tsallis": TsallisINF, "binned": BinnedContextualBandit,
+            "chebcb": ChebCB}
+#: The context each learner reads unless ``context=`` says otherwise.
+LEARNER_CONTEXT = {"unimodal": "dominance", "binned": "context", "chebcb": "context"}
+#: Named settings (``preset=``): the learner they select, with its defaults.
+PRESETS = {"default": "unimodal", "paper": "tsallis", "paper-binned": "binned",
+           "paper-chebcb": "chebcb"}
 #: ``kind`` and ``version`` of the state files (:mod:`sciml.persist`).
 STATE_KIND, STATE_VERSION = "omega-bandit", 2
 
@@ -136,33 +145,51 @@ class BanditState:
 class OmegaBandit:
     r"""Hyperparameters and per-solve hooks of a bandit over a grid of :math:`\omega`.
 
+    With no options (``Solver(method="bandit-sor")``) the learner is
+    :class:`~sciml.bandits.unimodal.UnimodalBandit`: a local search over the grid that
+    starts at :math:`\omega = 1`, compares the best :math:`\omega` so far with its grid
+    neighbours (one and ``jump`` steps away) under confidence bounds, and does so separately
+    per quantile bin of the diagonal dominance of the matrix
+    (:func:`~sciml.bandits.features.diagonal_dominance`), with more and narrower bins as
+    systems come. Its choices do not depend on the scale of the
+    losses, hence not on ``maxiter``.
+
     Parameters
     ----------
     omegas
         Grid of :math:`\omega` values in :math:`(0, 2)`; default :data:`DEFAULT_OMEGAS`.
+    preset
+        Named settings: ``"default"`` (the above), ``"paper"`` (Tsallis-INF over the grid with
+        loss :math:`k/\text{maxiter}`, the non-contextual setting of [1]_), ``"paper-binned"``
+        and ``"paper-chebcb"`` (its contextual learners on a ``Problem`` parameter, default
+        ``"context"``; they need ``bins``). Cannot be combined with ``learner``.
     learner
-        ``"tsallis"`` (:class:`~sciml.bandits.tsallis.TsallisINF`, no context; the default
-        without ``context``), ``"binned"`` (one Tsallis-INF per context bin; the default with
-        ``context``), ``"chebcb"`` (Chebyshev-regression SquareCB), or a
+        ``"unimodal"`` (default), ``"tsallis"``
+        (:class:`~sciml.bandits.tsallis.TsallisINF`, no context), ``"binned"`` (one
+        Tsallis-INF per context bin), ``"chebcb"`` (Chebyshev-regression SquareCB), or a
         :class:`~sciml.bandits.learner.Learner` instance over ``len(omegas)`` arms, copied as
         the initial state.
     seed
         Seed of a learner made by name; default 0, so sequences are reproducible.
     context
-        Contextual learners: where the scalar context of a system comes from. A string names
-        a parameter of the :class:`operators.Problem` solved (default ``"context"``; ``"shift"``
-        and ``"context"`` are set by :mod:`operators.sequences`); a callable receives the
-        ``Problem`` if one was passed, else the CSR matrix, and returns a float.
+        Where the scalar context of a system comes from: ``"dominance"`` (computed from the
+        matrix; the default of ``"unimodal"``), another string naming a parameter of the
+        :class:`operators.Problem` solved (``"shift"`` and ``"context"`` are set by
+        :mod:`operators.sequences`; the default of ``"binned"``/``"chebcb"`` is
+        ``"context"``), a callable receiving the ``Problem`` if one was passed, else the
+        matrix, and returning a float, or ``None`` (no context; the default of ``"tsallis"``).
     bins
+        ``"unimodal"``: ``"quantile"`` (default: adaptive, the quantiles of the contexts seen
+        so far), or fixed bin edges / ``(low, high, n_bins)``.
         ``"binned"``/``"chebcb"``, required: bin edges of the context or ``(low, high,
         n_bins)`` (:func:`~sciml.bandits.contextual.bin_edges`); ChebCB uses the outer edges.
     cost_scale
         The :class:`~sciml.bandits.normalise.CostNormaliser` scale: ``"maxiter"`` (default,
-        as in [1]_), ``"mean"`` (used by ``benchmarks/bench_bandit_sor.py``), ``"running"`` or
-        a number.
+        as in [1]_), ``"mean"``, ``"running"`` or a number.
     learner_options
-        Keyword arguments of a learner made by name (``eta_scale``; ``degree``,
-        ``gamma_scale``, ``ridge`` for ChebCB).
+        Keyword arguments of a learner made by name (``rounds_per_bin``, ``max_bins``,
+        ``start``, ``jump`` for ``"unimodal"``; ``eta_scale``; ``degree``, ``gamma_scale``,
+        ``ridge`` for ChebCB).
     resume
         A state file written by :meth:`BanditState.save` with the same options: the initial
         state continues it.
@@ -179,8 +206,9 @@ class OmegaBandit:
     requires_symmetric = False
 
     def __init__(self, omegas: Sequence[float] | np.ndarray | None = None, *,
-                 learner: str | Learner | None = None, seed: int = 0, context: Context = None,
-                 bins: Any = None, cost_scale: str | float = "maxiter",
+                 preset: str | None = None, learner: str | Learner | None = None,
+                 seed: int = 0, context: Context | Literal["auto"] = "auto",
+                 bins: Any = "auto", cost_scale: str | float = "maxiter",
                  learner_options: Mapping[str, Any] | None = None,
                  resume: str | os.PathLike[str] | None = None, contextual: Any = None) -> None:
         if contextual is not None:
@@ -188,9 +216,18 @@ class OmegaBandit:
                               f"learner='binned' (one Tsallis-INF per context bin), "
                               f"learner='chebcb' or learner='tsallis' (no context)")
         self.omegas = check_omegas(omegas)
+        name = _learner_name(preset, learner)
+        if isinstance(context, str) and context == "auto":
+            context = LEARNER_CONTEXT.get(name)
+        options = dict(learner_options or {})
+        if name == "unimodal":
+            options.setdefault("start", int(np.argmin(np.abs(self.omegas - 1.0))))
+            if isinstance(bins, str) and bins == "auto":
+                bins = None if context is None else "quantile"
         self._template, name, edges = _make_learner(
-            learner, context, self.omegas.size, seed, bins, dict(learner_options or {}))
-        self.context = "context" if context is None and name in ("binned", "chebcb") else context
+            learner if learner is not None else name, context, self.omegas.size, seed,
+            None if isinstance(bins, str) and bins == "auto" else bins, options)
+        self.context = context
         CostNormaliser(cost_scale)  # validates
         self.cost_scale, self.resume = cost_scale, resume
         self.config = {"omegas": self.omegas.tolist(), "learner": name, "edges": edges,
@@ -217,72 +254,105 @@ class OmegaBandit:
             return None
         if callable(self.context):
             source = next(s for s in (system.problem, system.matrix, system.op) if s is not None)
-            value = self.context(source)
-        else:
-            params = getattr(system.problem, "params", None)
-            if not isinstance(params, Mapping) or self.context not in params:
-                raise BanditError(
-                    f"context={self.context!r} names a parameter of an operators.Problem, but "
-                    f"the system solved has none by that name; pass a Problem from "
-                    f"operators.sequences or a callable context=lambda A: ...")
-            value = params[self.context]
-        return check_context(value)
+            return check_context(self.context(source))
+        if self.context in FEATURES:
+            return check_context(FEATURES[self.context](
+                system.require_matrix(f"context={self.context!r}", "its entries")))
+        params = getattr(system.problem, "params", None)
+        if not isinstance(params, Mapping) or self.context not in params:
+            raise BanditError(
+                f"context={self.context!r} names a parameter of an operators.Problem, but "
+                f"the system solved has none by that name; pass a Problem from "
+                f"operators.sequences, context='dominance' (computed from the matrix) or a "
+                f"callable context=lambda A: ...")
+        return check_context(params[self.context])
+
+    def draw(self, state: BanditState, context: float | None, budget: int) -> BanditState:
+        """Draw the arm of a solve for ``context`` and record it as pending in ``state``."""
+        state.pending = {"arm": state.learner.select(context), "context": context,
+                         "budget": budget}
+        return state
+
+    def learn(self, state: BanditState, iterations: int, converged: bool) -> BanditState:
+        """Report the pending solve's cost to the learner: one round (nothing pending: none)."""
+        if state.pending is None:
+            return state
+        arm, context, budget = (state.pending[k] for k in ("arm", "context", "budget"))
+        loss = state.normaliser(iterations if converged else math.inf, budget)
+        state.learner.update(arm, loss, context)
+        state.records.append({"arm": arm, "omega": float(self.omegas[arm]), "context": context,
+                              "iterations": int(iterations), "converged": bool(converged),
+                              "loss": loss})
+        state.pending = None
+        return state
 
     def before_solve(self, system: LinearSystem, stop: StoppingRule,
                      state: BanditState) -> BanditState:
         """Hook: draw the arm of this solve and record it as pending in ``state``."""
-        context = self.context_of(system)
-        state.pending = {"arm": state.learner.select(context), "context": context,
-                         "budget": stop.iterations(system.n)}
-        return state
+        return self.draw(state, self.context_of(system), stop.iterations(system.n))
 
     def after_solve(self, result: Any, state: BanditState) -> BanditState:
         """Hook: report the loss of the whole solve (``result``) to the learner; one round."""
-        if state.pending is None:
-            return state
-        arm, context, budget = (state.pending[k] for k in ("arm", "context", "budget"))
-        cost = result.iterations if result.converged else math.inf
-        loss = state.normaliser(cost, budget)
-        state.learner.update(arm, loss, context)
-        state.records.append({"arm": arm, "omega": float(self.omegas[arm]), "context": context,
-                              "iterations": int(result.iterations),
-                              "converged": bool(result.converged), "loss": loss})
-        state.pending = None
-        return state
+        return self.learn(state, result.iterations, result.converged)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(omegas=[{self.omegas[0]:g}..{self.omegas[-1]:g}] "
                 f"({self.omegas.size}), learner={self.config['learner']!r})")
 
 
-def _make_learner(learner: str | Learner | None, context: Context, n_arms: int, seed: int,
-                  bins: Any, options: dict[str, Any]) -> tuple[Learner, str, list | None]:
-    """The initial learner, its name and the bin edges (``None`` without bins)."""
-    if learner is not None and not isinstance(learner, str):
+def _learner_name(preset: str | None, learner: str | Learner | None) -> str:
+    """The learner's name from ``preset`` or ``learner`` (an instance: its class name)."""
+    if preset is not None:
+        if preset not in PRESETS:
+            raise BanditError(f"preset must be one of {', '.join(map(repr, PRESETS))}, not "
+                              f"{preset!r}")
+        if learner is not None:
+            raise BanditError(f"preset={preset!r} names a learner; drop learner={learner!r} "
+                              f"(or the preset)")
+        return PRESETS[preset]
+    if learner is None:
+        return PRESETS["default"]
+    return learner if isinstance(learner, str) else type(learner).__name__
+
+
+def _make_learner(learner: str | Learner, context: Context, n_arms: int, seed: int,
+                  bins: Any, options: dict[str, Any]) -> tuple[Learner, str, Any]:
+    """The initial learner, its name and its bins as recorded (``None`` without bins)."""
+    if not isinstance(learner, str):
         if not isinstance(learner, Learner) or learner.n_arms != n_arms:
-            raise BanditError(f"learner must be 'tsallis', 'binned', 'chebcb' or a Learner "
-                              f"over len(omegas) = {n_arms} arms, not {learner!r}")
+            raise BanditError(f"learner must be one of {', '.join(map(repr, LEARNERS))} or "
+                              f"a Learner over len(omegas) = {n_arms} arms, not {learner!r}")
         if bins is not None or options:
             raise BanditError("bins= and learner_options= configure a learner by name; a "
                               "Learner instance comes configured: drop them")
         return learner, type(learner).__name__, None
-    name = learner or ("tsallis" if context is None else "binned")
-    if name not in LEARNERS:
+    if learner not in LEARNERS:
         raise BanditError(f"learner must be one of {', '.join(map(repr, LEARNERS))} or a "
-                          f"Learner instance, not {name!r}")
-    if name == "tsallis" and (context is not None or bins is not None):
+                          f"Learner instance, not {learner!r}")
+    if learner == "tsallis" and (context is not None or bins is not None):
         raise BanditError("context= and bins= need a contextual learner: pass "
-                          "learner='binned' or learner='chebcb'")
-    if name != "tsallis" and bins is None:
-        raise BanditError(f"learner={name!r} needs bins: the bin edges of the context, or a "
-                          f"tuple (low, high, n_bins) such as bins=(-0.15, 0.45, 12)")
-    edges = None if bins is None else bin_edges(bins)
-    domain = () if edges is None else (edges if name == "binned" else edges[[0, -1]],)
+                          "learner='unimodal', learner='binned' or learner='chebcb'")
+    if learner in ("binned", "chebcb") and context is None:
+        raise BanditError(f"learner={learner!r} needs a context: leave context unset (the "
+                          f"Problem parameter 'context') or name one")
+    if learner in ("binned", "chebcb") and bins is None:
+        raise BanditError(f"learner={learner!r} needs bins: the bin edges of the context, or "
+                          f"a tuple (low, high, n_bins) such as bins=(-0.15, 0.45, 12)")
+    if learner == "unimodal":
+        if context is None and bins is not None:
+            raise BanditError("bins= needs a context: drop context=None, or drop bins")
+        domain: tuple = ()
+        options = {"bins": bins, **options}
+        recorded = bins if bins is None or isinstance(bins, str) else bin_edges(bins).tolist()
+    else:
+        edges = None if bins is None else bin_edges(bins)
+        domain = () if edges is None else (edges if learner == "binned" else edges[[0, -1]],)
+        recorded = None if edges is None else edges.tolist()
     try:
-        made = LEARNERS[name](n_arms, *domain, seed=seed, **options)
+        made = LEARNERS[learner](n_arms, *domain, seed=seed, **options)
     except TypeError as exc:
-        raise BanditError(f"invalid learner_options for learner={name!r}: {exc}") from None
-    return made, name, None if edges is None else edges.tolist()
+        raise BanditError(f"invalid learner_options for learner={learner!r}: {exc}") from None
+    return made, learner, recorded
 
 
 def _context_name(context: Context) -> str | None:

@@ -4,8 +4,8 @@ The default learner of ``Solver(method="bandit-sor")``. It uses what the SOR cos
 worst-case bandit ignores: as a function of :math:`\omega` the iteration count is unimodal (it
 falls to a minimum near the optimal :math:`\omega^*` and rises after it), so the best arm can be
 found by comparing each candidate with its two grid neighbours only, as in OSUB (Combes and
-Proutière [1]_), whose regret depends on the neighbours of the best arm alone: far arms, whose
-cost is large, are never tried. Round :math:`t` with context :math:`x_t`:
+Proutière [1]_), whose regret depends on the neighbours of the best arm alone: arms far from
+the leader, whose cost is large, are never tried. Round :math:`t` with context :math:`x_t`:
 
 1. **Neighbourhood in context.** The rounds whose context lies in the same bin as
    :math:`x_t`, where the bins are the :math:`m_t`-quantiles of the contexts seen so far,
@@ -13,17 +13,22 @@ cost is large, are never tried. Round :math:`t` with context :math:`x_t`:
    ``max_bins`` :math:`= m_{\max}`): few wide bins early, more and narrower ones as data
    comes; fixed edges can be given instead; without a context there is one bin. A bin with
    no rounds yet falls back to all rounds.
-2. **Leader.** :math:`L` = the arm of least mean loss :math:`\bar\ell_i` in the bin.
-3. **Local optimism.** Among :math:`\{L-1, L, L+1\}`, an arm never played in the bin is
-   played; otherwise the arm of least lower confidence bound
+2. **Leader.** :math:`L` = the arm of least predicted log-loss :math:`\bar\ell_i` in the
+   bin: per-arm means of :math:`\log \ell` with one slope in the context common to all arms
+   (analysis of covariance), evaluated at :math:`x_t`, so that the spread of the costs over
+   the contexts in a bin does not hide the differences between arms.
+3. **Local optimism.** Among :math:`\{L-s, L-1, L, L+1, L+s\}` (the grid neighbours and
+   the arms a ``jump`` :math:`s` away, default :math:`K/10`, so that a climb from the start
+   takes few rounds), an arm never played in the bin is played (the farthest first);
+   otherwise the arm of least lower confidence bound
 
    .. math:: \bar\ell_i - \hat\sigma \sqrt{2 \log N / n_i},
 
    with :math:`n_i` its plays and :math:`N` the rounds in the bin, and :math:`\hat\sigma^2`
-   the pooled within-arm variance of the three arms' losses, shrunk towards
-   :math:`(0.1\,\bar\ell_L)^2` (two prior degrees of freedom).
+   the pooled residual variance of the candidates' log-losses, shrunk towards
+   :math:`0.1^2` (two prior degrees of freedom).
 
-Every quantity is a mean, a spread or a ratio of losses, so multiplying all losses by a
+Every quantity is a difference or a spread of log-losses, so multiplying all losses by a
 constant changes no choice: the learner's behaviour does not depend on the loss scale (for
 SOR, on ``maxiter``). With no rounds at all it plays ``start``. The choice is deterministic
 given the history; ``seed`` is kept for the common protocol (:mod:`sciml.bandits.learner`).
@@ -72,6 +77,8 @@ class UnimodalBandit(LearnerBase):
         :math:`m_{\max}`, the most quantile bins.
     start : int
         The arm played before any round (e.g. the index of :math:`\omega = 1`).
+    jump : int, optional
+        :math:`s`, the distance of the far candidates; default ``max(1, round(K / 10))``.
 
     Examples
     --------
