@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the DCDM networks shipped in sciml/dcdm/weights/ (one after the other).
 #
-#   bash scripts/train-dcdm-weights.sh            # train all three and install them
+#   bash scripts/train-dcdm-weights.sh            # train all four and install them
 #   OUT=/tmp/dcdm bash scripts/train-dcdm-weights.sh poisson3d
 #
 # Each run uses the family defaults of sciml/dcdm/families.py (seed 0) and takes about
@@ -12,7 +12,7 @@ set -euo pipefail
 OUT="${OUT:-sciml-out/dcdm}"
 MODELS=("$@")
 if [ ${#MODELS[@]} -eq 0 ]; then
-  MODELS=(poisson2d poisson3d diffusion2d)
+  MODELS=(poisson2d poisson3d diffusion2d diffusion3d)
 fi
 for model in "${MODELS[@]}"; do
   python -m sciml train-dcdm --model "$model" --seed 0 --out "$OUT" --install ${RESUME:+--resume}

@@ -23,6 +23,7 @@ from jax.experimental import sparse as jsparse
 from sciml.dcdm import stencil, weights
 from sciml.dcdm.families import default_model
 from sciml.dcdm.model import DCDMNet
+from solvers.backends.jax.cache import enable as enable_compilation_cache
 from solvers.errors import InvalidOptionError, InvalidSystemError
 from solvers.system import LinearSystem
 
@@ -71,7 +72,12 @@ def grid_shape(system: LinearSystem, shape: Any, method: str) -> tuple[int, ...]
 
 def build(system: LinearSystem, model: str | os.PathLike | None, shape: Any,
           method: str) -> Context:
-    """Load the network and express ``A`` on the grid (stencil, else BCOO)."""
+    """Load the network and express ``A`` on the grid (stencil, else BCOO).
+
+    Turns on JAX's persistent compilation cache first (:mod:`solvers.backends.jax.cache`),
+    so a second process loads the network's compiled programs instead of compiling them.
+    """
+    enable_compilation_cache()
     shape = grid_shape(system, shape, method)
     if system.matrix is None:
         raise InvalidSystemError(
@@ -81,7 +87,8 @@ def build(system: LinearSystem, model: str | os.PathLike | None, shape: Any,
         raise InvalidSystemError(f"{method} supports real symmetric matrices only")
     kind = getattr(system.problem, "kind", None)
     name_or_path = model if model is not None else default_model(kind, len(shape))
-    net, meta = weights.load(name_or_path)
+    varies = kind == "diffusion" or np.ptp(system.matrix.diagonal().real) > 0
+    net, meta = weights.load(name_or_path, ndim=len(shape), coefficient=bool(varies))
     name = weights.resolve(name_or_path)[0]
     if net.arch.ndim != len(shape):
         raise InvalidOptionError(
@@ -100,8 +107,8 @@ def build(system: LinearSystem, model: str | os.PathLike | None, shape: Any,
     if net.arch.coefficient:
         if np.any(diagonal <= 0):
             raise InvalidSystemError(f"{method} with model {name!r} needs a positive diagonal")
-        operands["coefficient"] = np.asarray(
-            stencil.coefficient_channel(np.asarray(diagonal, np.float32), len(shape)))
+        operands["coefficient"] = stencil.coefficient_channel(
+            np.asarray(diagonal, np.float32), len(shape))
     return Context(name, net, meta, shape, operands, static, bands is not None)
 
 

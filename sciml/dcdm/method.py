@@ -32,8 +32,11 @@ JAX default device (a GPU when JAX sees one): as one compiled ``lax.while_loop``
 as the kernel's compiled ``initial``/``step`` and the compiled network driven from Python
 (faster there, see ``loop``). ``setup`` loads the network, reads the stencil off ``A`` and
 compiles, so a :class:`solvers.Solver` reuses all of it while the matrix is unchanged;
-``solve`` moves ``b`` in and ``x`` out (NumPy in, NumPy out). Stopping rule: the library's,
-tested on the updated residual; the library re-checks the true residual on return.
+``solve`` moves ``b`` in and ``x`` out (NumPy in, NumPy out). The compiled programs are
+exported once per machine (:mod:`sciml.dcdm.exported`) and the XLA compilation is answered
+by JAX's persistent cache, so a second process neither traces nor compiles. Stopping rule:
+the library's, tested on the updated residual; the library re-checks the true residual on
+return.
 
 References
 ----------
@@ -51,6 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sciml.dcdm import context
+from sciml.dcdm.exported import compile_program
 from solvers.errors import InvalidOptionError
 from solvers.jaxkrylov.fcg import State
 from solvers.jaxkrylov.fcg import initial as fcg_initial
@@ -167,15 +171,18 @@ class DCDM:
                             replace_every=self.replace_every)
 
         start = (ops, vector, vector, scalar, count)
+        state = jax.eval_shape(initial, *start)  # light: no network in `initial`
+        states, vectors = jax.tree_util.tree_structure(state), jax.tree_util.tree_structure(0)
+        key = ("sciml.dcdm.method", ctx.net.arch, ctx.shape, ctx.stencil, options,
+               self.replace_every)
         if mode == "device":
-            self._compiled[mode] = jax.jit(run).lower(*start).compile()
+            self._compiled[mode] = compile_program(run, start, states, key + ("run",))
             return
-        state = jax.eval_shape(initial, *start)
         self._compiled[mode] = (
-            jax.jit(initial).lower(*start).compile(),
-            jax.jit(network).lower(ops, vector).compile(),
-            jax.jit(step, donate_argnums=4).lower(ops, vector, scalar, count, state,
-                                                  vector).compile())
+            compile_program(initial, start, states, key + ("initial",)),
+            compile_program(network, (ops, vector), vectors, key + ("network",)),
+            compile_program(step, (ops, vector, scalar, count, state, vector), states,
+                            key + ("step",)))
 
     def solve(self, system: LinearSystem, b: np.ndarray, x0: np.ndarray | None,
               M: Any, stop: StoppingRule, callback: Callback | None = None) -> Iterate:

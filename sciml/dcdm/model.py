@@ -61,6 +61,7 @@ from dataclasses import asdict, dataclass
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from operators.stencils import shift
@@ -224,6 +225,44 @@ class DCDMNet(eqx.Module):
     def parameter_count(self) -> int:
         leaves = jax.tree_util.tree_leaves(eqx.filter(self, eqx.is_array))
         return int(sum(x.size for x in leaves))
+
+
+def fixed_hierarchy(ndim: int, coefficient: bool = False) -> DCDMNet:
+    """The network class with no learned content: the baseline that training must beat.
+
+    One channel on every level, pass-through (centred delta) filters and convolutions, unit
+    lifts and read-out scales, the initial BPX level growth ``2^{(d+2)/2}``: ``f(r) =
+    sum_l gamma^{2l} P_l P_l^T r`` with ``P_l`` the interpolation from level ``l`` (the
+    transpose of :func:`_restrict`), a fixed BPX-like additive multilevel preconditioner [2]_.
+    With ``coefficient`` the read-out of level ``l`` is scaled by ``exp(-c_l / 2)`` (the
+    ``D_l^{-1/2}`` of BPX, ``c_l`` the pooled coefficient channel) and the gates are off: the
+    coefficient network's initial state without its random part. Shipped weights are
+    compared with it (``model="fixed"``, ``tests/test_dcdm.py``, ``bench_dcdm.py``).
+
+    Examples
+    --------
+    >>> net = fixed_hierarchy(2)
+    >>> net.arch.widths, float(net.scale0), net.parameter_count
+    ((1,), 1.0, 33)
+    """
+    arch = Architecture(ndim, coefficient=coefficient, widths=(1,), convs=1)
+    k = arch.kernel
+    delta = np.zeros((k,) * ndim + (1, 1), np.float32)  # NumPy: no JAX op to compile
+    delta[(k // 2,) * ndim] = 1.0
+    net = eqx.filter_eval_shape(DCDMNet, arch, jax.random.PRNGKey(0))
+    one = np.ones((1,), np.float32)
+    modulation = jnp.asarray(-0.5 * delta) if coefficient else None
+    gate = jnp.asarray(0.0 * delta) if coefficient else None
+    levels = tuple(
+        eqx.tree_at(lambda m: (m.lift, m.scale, m.convs, m.modulation, m.gate), shell,
+                    (jnp.asarray(one.reshape(1, 1)), jnp.asarray(one), (jnp.asarray(delta),),
+                     modulation, gate),
+                    is_leaf=lambda x: x is None)
+        for shell in net.levels)
+    growth = np.float32(0.5 * (ndim + 2) * math.log(2.0))
+    return eqx.tree_at(
+        lambda m: (m.k0, m.scale0, m.log_growth, m.levels), net,
+        (jnp.asarray(delta[..., 0, 0]), jnp.asarray(one[0]), jnp.asarray(growth), levels))
 
 
 def _conv(x: jax.Array, w: jax.Array, ndim: int) -> jax.Array:

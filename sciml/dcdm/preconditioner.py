@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from sciml.dcdm import context
+from sciml.dcdm.exported import compile_program
 from sciml.dcdm.model import DCDMNet
 from solvers.system import LinearSystem, as_system
 
@@ -62,9 +63,12 @@ class DCDMPreconditioner:
         self.ctx = context.build(system, self.model, self.shape, "pc='dcdm'")
         ops = {k: jnp.asarray(v) if k == "coefficient" else v
                for k, v in self.ctx.operands.items() if k in ("params", "coefficient")}
-        direction = jax.jit(lambda ops, r: context.network_direction(self.ctx, ops)(r))
         n = self.ctx.n
-        direction(ops, jnp.ones(n, jnp.float32)).block_until_ready()  # compile now
+        vector = jax.ShapeDtypeStruct((n,), jnp.float32)
+        direction = compile_program(
+            lambda ops, r: context.network_direction(self.ctx, ops)(r), (ops, vector),
+            jax.tree_util.tree_structure(0),
+            ("sciml.dcdm.preconditioner", self.ctx.net.arch, self.ctx.shape))
 
         def apply(r: np.ndarray) -> np.ndarray:
             z = direction(ops, jnp.asarray(np.ravel(r), jnp.float32))

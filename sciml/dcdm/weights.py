@@ -8,8 +8,13 @@ Anything missing or inconsistent raises :class:`solvers.errors.ModelLoadError` n
 command that regenerates the file.
 
 Shipped networks live in ``sciml/dcdm/weights/`` (package data) and are addressed by name
-(``"poisson2d"``, ``"poisson3d"``, ``"diffusion2d"``); any other model by the path of its
-``.eqx`` or ``.json`` file or of a directory holding one pair.
+(``"poisson2d"``, ``"poisson3d"``, ``"diffusion2d"``); any other model by
+the path of its ``.eqx`` or ``.json`` file or of a directory holding one pair. The name
+``"fixed"`` is the untrained baseline :func:`sciml.dcdm.model.fixed_hierarchy` (no file).
+
+Loading is light: the skeleton the arrays are read into is built abstractly
+(:func:`equinox.filter_eval_shape`, no random initialisation run), so loading costs the file
+read and the hash, no JAX computation.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 import equinox as eqx
 import jax
 
-from sciml.dcdm.model import Architecture, DCDMNet
+from sciml.dcdm.model import Architecture, DCDMNet, fixed_hierarchy
 from sciml.persist import atomic_write, atomic_write_text
 from solvers.errors import ModelLoadError
 
@@ -31,6 +36,8 @@ from solvers.errors import ModelLoadError
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: The networks shipped with the package.
 SHIPPED = ("poisson2d", "poisson3d", "diffusion2d")
+#: The untrained baseline, built in code: :func:`sciml.dcdm.model.fixed_hierarchy`.
+FIXED = "fixed"
 FORMAT_VERSION = 1
 
 _CACHE: dict[tuple[str, int, int], tuple[DCDMNet, dict]] = {}
@@ -49,6 +56,8 @@ def regenerate_hint(name: str) -> str:
 def resolve(model: str | os.PathLike) -> tuple[str, Path, Path]:
     """``(name, eqx_path, json_path)`` for a shipped name or a path; nothing is read yet."""
     text = os.fspath(model)
+    if text == FIXED:
+        return text, Path(), Path()
     if text in SHIPPED:
         return text, WEIGHTS_DIR / f"{text}.eqx", WEIGHTS_DIR / f"{text}.json"
     path = Path(text).expanduser()
@@ -81,11 +90,19 @@ def save(net: DCDMNet, path: str | os.PathLike, metadata: dict[str, Any]) -> Pat
     return eqx_path
 
 
-def load(model: str | os.PathLike) -> tuple[DCDMNet, dict[str, Any]]:
+def load(model: str | os.PathLike, ndim: int | None = None,
+         coefficient: bool = False) -> tuple[DCDMNet, dict[str, Any]]:
     """Load a network by shipped name or path; raises :class:`ModelLoadError` on any problem.
 
-    Results are cached per file (path, size, modification time).
+    ``model="fixed"`` builds the untrained baseline for ``ndim``-D grids instead (with the
+    coefficient channel if ``coefficient``). Results are cached per file (path, size,
+    modification time).
     """
+    if os.fspath(model) == FIXED:
+        if ndim is None:
+            raise ModelLoadError("model='fixed' needs the grid dimension (ndim=2 or 3)")
+        return (fixed_hierarchy(ndim, coefficient),
+                {"model": FIXED, "family": "untrained BPX-like hierarchy"})
     name, eqx_path, json_path = resolve(model)
     hint = regenerate_hint(name)
     for path in (eqx_path, json_path):
@@ -105,7 +122,7 @@ def load(model: str | os.PathLike) -> tuple[DCDMNet, dict[str, Any]]:
         raise ModelLoadError(
             f"DCDM weight file {eqx_path} is corrupt (SHA-256 differs from {json_path.name}); "
             f"{hint}")
-    skeleton = DCDMNet(arch, jax.random.PRNGKey(0))
+    skeleton = eqx.filter_eval_shape(DCDMNet, arch, jax.random.PRNGKey(0))
     try:
         net = eqx.tree_deserialise_leaves(eqx_path, skeleton)
     except Exception as exc:  # equinox/numpy raise various types on a bad file
