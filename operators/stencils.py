@@ -114,7 +114,7 @@ def shift(u: jax.Array, axis: int, step: int) -> jax.Array:
 
 def _face_pair(w: jax.Array, axis: int, n: int) -> tuple[jax.Array, jax.Array]:
     """Weights of the faces below and above each node along ``axis``."""
-    if w.ndim == 0:
+    if w.ndim == 0 or w.shape[axis] == 1:
         return w, w
     return lax.slice_in_dim(w, 0, n, axis=axis), lax.slice_in_dim(w, 1, n + 1, axis=axis)
 
@@ -174,21 +174,61 @@ def poisson_stencil(shape: int | Sequence[int], spacing: Sequence[float] | None 
     return _build(weights, shape, _float_dtype(dtype))
 
 
-def diffusion_stencil(K: np.ndarray, spacing: Sequence[float] | None = None,
+def diffusion_stencil(K: np.ndarray | jax.Array, spacing: Sequence[float] | None = None,
                       dtype: np.dtype | type | None = None) -> Stencil:
     """The ``-div(K grad u)`` stencil of :func:`operators.diffusion` (harmonic-mean faces).
 
     Parameters
     ----------
     K
-        Positive finite node values on the interior grid (its shape is the grid shape).
+        Positive finite node values on the interior grid (its shape is the grid shape). A
+        jax array (also a traced one, inside ``jax.jit``, ``jax.vmap`` or ``jax.grad``) gives
+        a stencil built by JAX operations, differentiable with respect to ``K``; its values
+        are not checked (they may be tracers) and its dtype is kept unless ``dtype`` is given.
     spacing, dtype
         As for :func:`poisson_stencil`.
     """
+    if isinstance(K, jax.Array):
+        return _traced_diffusion(K, spacing, dtype)
     K = as_coefficient(K)
     spacing = _spacing(spacing, K.shape)
     weights = [harmonic_faces(K, a) / h**2 for a, h in enumerate(spacing)]
     return _build(weights, K.shape, _float_dtype(dtype))
+
+
+def _traced_diffusion(K: jax.Array, spacing: Sequence[float] | None,
+                      dtype: np.dtype | type | None) -> Stencil:
+    """:func:`diffusion_stencil` by JAX operations on a (possibly traced) jax ``K``."""
+    if K.ndim not in (1, 2, 3) or K.size == 0 or K.dtype.kind not in "biuf":
+        raise ValueError(
+            f"K must be a non-empty real 1D, 2D or 3D array on the interior grid, not shape "
+            f"{K.shape} of dtype {K.dtype}"
+        )
+    K = K.astype(_float_dtype(dtype) if dtype is not None
+                 else jnp.result_type(K.dtype, jnp.float32))
+    weights = [_harmonic_faces(K, a) / h**2
+               for a, h in enumerate(_spacing(spacing, K.shape))]
+    return from_weights(weights, K.shape)
+
+
+def _harmonic_faces(K: jax.Array, axis: int) -> jax.Array:
+    """:func:`operators.assembly.harmonic_faces` in JAX operations (traceable)."""
+    n = K.shape[axis]
+    a, c = lax.slice_in_dim(K, 0, n - 1, axis=axis), lax.slice_in_dim(K, 1, n, axis=axis)
+    return jnp.concatenate([lax.slice_in_dim(K, 0, 1, axis=axis), 2 * a * c / (a + c),
+                            lax.slice_in_dim(K, n - 1, n, axis=axis)], axis=axis)
+
+
+def from_weights(weights: Sequence[jax.Array], shape: tuple[int, ...]) -> Stencil:
+    """The stencil with these face weights, its centre summed by JAX operations (traceable).
+
+    ``weights[a]`` is 0-d or broadcasts against the grid except along ``a``, where it has
+    ``shape[a] + 1`` entries (boundary faces first and last); e.g. ``(1, n + 1, 1)`` for a
+    weight that varies along axis 1 only. Used for traced coefficients and by the coarse
+    levels of :mod:`solvers.multigrid`.
+    """
+    centre = sum(sum(_face_pair(w, a, shape[a])) for a, w in enumerate(weights))
+    return Stencil(tuple(weights), jnp.asarray(centre), tuple(shape))
 
 
 def _poisson_problem(problem: GridProblem, dtype: np.dtype | type | None) -> Stencil:

@@ -36,6 +36,7 @@ from solvers.jaxkrylov.loop import (
     Operator,
     advance,
     first,
+    materialised,
     outcome,
     precondition,
     running,
@@ -74,15 +75,13 @@ def bicgstab(matvec: Operator, b: jax.Array, x0: jax.Array, M: Operator | None =
         x, r, r_hat, p, v, rho, alpha, omega, progress = state
         rho_new = jnp.vdot(r_hat, r)
         p = r + (rho_new / rho) * (alpha / omega) * (p - omega * v)
-        p_hat = precondition(M, p)
-        v = matvec(p_hat)
+        p_hat, v = materialised(matvec, precondition(M, p))
         rv = jnp.vdot(r_hat, v)
         alpha = rho_new / rv
         s = r - alpha * v
         snorm = jnp.linalg.norm(s)
         half = snorm <= tol
-        s_hat = precondition(M, s)
-        t = matvec(s_hat)
+        s_hat, t = materialised(matvec, precondition(M, s))
         omega = jnp.where(half, 0, jnp.vdot(t, s) / jnp.vdot(t, t))
         failed = first((rho_new == 0, BREAKDOWN), (rv == 0, BREAKDOWN),
                        (~half & (omega == 0), BREAKDOWN))

@@ -43,6 +43,7 @@ from solvers.jaxkrylov.loop import (
     Progress,
     advance,
     first,
+    materialised,
     outcome,
     precondition,
     running,
@@ -132,8 +133,8 @@ def step(matvec: Operator, b: jax.Array, tol: jax.Array, maxiter: Any, state: St
     """
     x, r, D, AD, dAd, cosines, directions, progress = state
     k = progress.k
-    d = z - ((AD.conj() @ z) / dAd) @ D
-    Ad = matvec(d)
+    d, Ad = materialised(matvec, z - sum((jnp.vdot(AD[j], z) / dAd[j]) * D[j]
+                                         for j in range(D.shape[0])))
     dAd_k = jnp.vdot(d, Ad).real
     failed = first((~jnp.isfinite(dAd_k), DIVERGED_NAN), (dAd_k <= 0, BREAKDOWN))
     ok = failed == RUNNING

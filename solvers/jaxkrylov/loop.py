@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from solvers.reasons import Reason
 
@@ -87,6 +88,20 @@ def threshold(b: jax.Array, rtol: Any, atol: Any) -> jax.Array:
 def precondition(M: Operator | None, r: jax.Array) -> jax.Array:
     """``z = M(r)`` (the identity when ``M`` is None), in the dtype of ``r``."""
     return r if M is None else M(r).astype(r.dtype)
+
+
+def materialised(matvec: Operator, v: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(v, A v)`` computed once each.
+
+    Inside a loop body XLA fuses a vector into each of its consumers and recomputes it
+    there: ``A v`` used by an inner product and two updates was a matrix-free stencil
+    applied three times (and ``v``, itself a combination of vectors, recomputed in each).
+    ``lax.optimization_barrier`` makes both materialise once.
+    """
+    def both(v: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return v, matvec(v)
+
+    return lax.cond(v[0] == v[0], both, both, v)
 
 
 def start(rnorm: jax.Array, tol: jax.Array, maxiter: Any, history: int) -> Progress:

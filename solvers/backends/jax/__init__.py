@@ -41,6 +41,7 @@ from operators.convert import bcoo_to_scipy
 from solvers import auto, registry
 from solvers.backends import Prepared
 from solvers.backends import host as host_backend
+from solvers.backends.jax.cache import enable as enable_compilation_cache
 from solvers.backends.jax.compile import Args, compile_count, program, tolerances
 from solvers.backends.jax.operators import JaxState, Linear, is_jax, linear_of
 from solvers.errors import InvalidOptionError
@@ -49,6 +50,8 @@ from solvers.method import Iterate
 from solvers.system import as_vector, require_symmetric, result_dtype
 
 __all__ = ["compile_count", "prepare"]
+
+enable_compilation_cache()  # JAX's persistent compilation cache, per user (see cache.py)
 
 
 def prepare(solver: Any, A: Any, b: Any, x0: Any, callback: Any,

@@ -27,8 +27,15 @@ _COMPILES = 0
 
 
 def compile_count() -> int:
-    """Number of programs the JAX backend has traced and compiled so far (all solvers)."""
+    """Number of programs traced so far: the JAX backend's (all solvers) and those of
+    :func:`solvers.linear_solve` (one per structure, shapes and static options)."""
     return _COMPILES
+
+
+def traced() -> None:
+    """Count one trace of a solve program (called from inside the traced function)."""
+    global _COMPILES
+    _COMPILES += 1
 
 
 class Args(NamedTuple):
@@ -95,8 +102,7 @@ def _check_preconditioner(M: Any, b: jax.Array) -> None:
 
 def _run(method: str, options: dict, static: Args, dynamic: Args) -> tuple:
     """The traced body: the registered Krylov kernel of ``method``."""
-    global _COMPILES
-    _COMPILES += 1
+    traced()
     A, M, b, x0, rtol, atol, maxiter = eqx.combine(dynamic, static)
     kernel = registry.lookup(method, "method").jax.resolve()
     return kernel(A, b, x0, M, rtol, atol, maxiter, **options)

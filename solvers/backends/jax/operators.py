@@ -26,6 +26,7 @@ from jax.experimental.sparse import BCOO
 from operators import stencils
 from operators.convert import bcoo_to_scipy, scipy_to_bcoo
 from solvers.errors import InvalidOptionError, InvalidSystemError
+from solvers.multigrid import Multigrid, multigrid
 from solvers.system import (
     as_operator,
     check_finite,
@@ -62,6 +63,9 @@ class Jacobi:
     """``r -> r / diag(A)``, as a pytree."""
 
     inverse: jax.Array
+
+    #: A diagonal scaling is its own transpose.
+    symmetric = True
 
     def __call__(self, r: jax.Array) -> jax.Array:
         return self.inverse * r
@@ -115,6 +119,23 @@ def jacobi(linear: Linear, dtype: np.dtype) -> Jacobi:
             )
         linear.memo[key] = Jacobi(1 / diagonal)
     return linear.memo[key]
+
+
+def mg(linear: Linear, dtype: np.dtype) -> Multigrid:
+    """The geometric multigrid V-cycle of a matrix-free stencil (built once per dtype)."""
+    if linear.kind != "stencil":
+        raise InvalidOptionError(
+            f"pc='mg' needs a matrix-free stencil: an operators.GridProblem of kind "
+            f"{' or '.join(map(repr, stencils.STENCILS))} (not matrix_free=False); this A is "
+            f"a {linear.kind} matrix. Use pc='jacobi', or pc='amg' on backend='scipy'"
+        )
+    key = ("mg", dtype)
+    if key not in linear.memo:
+        linear.memo[key] = _multigrid(linear.operator(dtype))
+    return linear.memo[key]
+
+
+_multigrid = jax.jit(multigrid)
 
 
 @dataclass
