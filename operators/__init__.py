@@ -10,21 +10,27 @@ Examples
 ((256, 256), (256,), True)
 """
 
+from operators.families import FAMILIES, family
+from operators.fem import FEMProblem, p1_poisson
 from operators.fields import gaussian_random_field, lognormal_coefficient, random_diffusion
 from operators.gallery import convection_diffusion, diffusion, helmholtz, poisson
 from operators.problem import GridProblem, Problem
 from operators.sequences import HeatSequence, heat_sequence, shifted_laplacian_sequence
 
 __all__ = [
+    "FAMILIES",
+    "FEMProblem",
     "GridProblem",
     "HeatSequence",
     "Problem",
     "convection_diffusion",
     "diffusion",
+    "family",
     "gaussian_random_field",
     "heat_sequence",
     "helmholtz",
     "lognormal_coefficient",
+    "p1_poisson",
     "poisson",
     "random_diffusion",
     "shifted_laplacian_sequence",

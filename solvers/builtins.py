@@ -12,6 +12,7 @@ from solvers.direct import Direct
 from solvers.krylov.bicgstab import BiCGStab
 from solvers.krylov.cg import CG
 from solvers.krylov.fcg import FCG
+from solvers.krylov.gcrodr import GCRODR
 from solvers.krylov.gmres import GMRES
 from solvers.krylov.minres import MINRES
 from solvers.pc.amg import AMG
@@ -25,6 +26,8 @@ from solvers.stationary.sor import SOR, SSOR
 _OMEGA = {"omega": "pc_sor_omega"}
 _RESTART = {"restart": "ksp_gmres_restart"}
 _CG_CONTEXT = "solvers.backends.petsc.contexts:CGContext"
+_GCRODR_CONTEXT = "solvers.backends.petsc.gcrodr:GCRODRContext"
+_RECYCLE = {"restart": "ksp_gcrodr_restart", "recycle": "ksp_gcrodr_recycle"}
 
 
 def _none() -> None:
@@ -57,6 +60,8 @@ METHODS = [
      "symmetric SOR stationary iteration (omega)"),
     ("pycg", None, None, PetscSpec("python", side="left", context=_CG_CONTEXT),
      "the library's own CG as a PETSc KSPPYTHON context"),
+    ("gcrodr", GCRODR, None, PetscSpec("python", context=_GCRODR_CONTEXT, params=_RECYCLE),
+     "GCRO-DR(restart, recycle): GMRES recycling a Krylov subspace across a sequence"),
 ]
 
 PCS = [
@@ -84,6 +89,8 @@ PCS = [
      "one forward SOR sweep (PETSc PCSOR; local sweeps in parallel)"),
     ("hypre", None, None, PetscSpec(pc_type="hypre", requires_package="hypre"),
      "hypre BoomerAMG (PETSc built with --download-hypre)"),
+    ("mg", None, JaxSpec("solvers.backends.jax.operators:mg"), None,
+     "geometric multigrid V-cycle on a matrix-free stencil (JAX; poisson/diffusion grids)"),
 ]
 
 def register_builtins() -> None:
