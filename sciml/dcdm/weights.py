@@ -35,7 +35,7 @@ from solvers.errors import ModelLoadError
 #: Where the shipped weights live (inside the package).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: The networks shipped with the package.
-SHIPPED = ("poisson2d", "poisson3d", "diffusion2d")
+SHIPPED = ("poisson2d", "poisson3d", "diffusion2d", "diffusion3d")
 #: The untrained baseline, built in code: :func:`sciml.dcdm.model.fixed_hierarchy`.
 FIXED = "fixed"
 FORMAT_VERSION = 1
