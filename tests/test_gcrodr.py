@@ -332,7 +332,7 @@ def test_stagnation_stops_early(monkeypatch: pytest.MonkeyPatch) -> None:
     def idle(self, op, x, r, U, W, k, its, monitor):  # noqa: ANN001, ANN202
         for j in range(1, 6):
             monitor(its + j, float(np.linalg.norm(r)), None)
-        return x, 5, np.zeros((self.restart + 1, 5))
+        return np.zeros_like(x), 5, np.zeros((self.restart + 1, 5))
 
     monkeypatch.setattr(gcrodr.GCRODR, "_cycle", idle)
     monkeypatch.setattr(gcrodr.GCRODR, "_update", lambda self, op, U, W, k, G: (U, k))
@@ -352,7 +352,7 @@ def test_a_stalling_carried_space_is_dropped_once(monkeypatch: pytest.MonkeyPatc
         if k == 0:
             return real(self, op, x, r, U, W, k, its, monitor)
         monitor(its + 1, float(np.linalg.norm(r)), None)
-        return x, 1, np.zeros((self.restart + 1, 1))
+        return np.zeros_like(x), 1, np.zeros((self.restart + 1, 1))
 
     problem = operators.poisson((8, 8))
     s = Solver("gcrodr", rtol=1e-8, restart=10, recycle=3)

@@ -64,7 +64,6 @@ import scipy.linalg as sla
 import scipy.sparse.linalg as spla
 
 from solvers.errors import InvalidOptionError
-from solvers.krylov.gmres import givens
 from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
 from solvers.stopping import StoppingRule
@@ -120,14 +119,6 @@ class Operator:
         """``X^H Y`` for row blocks (or a vector ``Y``), summed over the ranks."""
         return self.reduce(X.conj() @ Y.T)
 
-    def gram_norm(self, X: Array, w: Array) -> tuple[Array, float]:
-        """``(X^H w, ||w||^2)`` with one reduction."""
-        both = np.empty(len(X) + 1, dtype=np.result_type(X, w))
-        both[:-1] = X.conj() @ w
-        both[-1] = np.vdot(w, w)
-        both = self.reduce(both)
-        return both[:-1], float(both[-1].real)
-
     def norm(self, v: Array) -> float:
         return float(np.sqrt(self.reduce(np.array([np.vdot(v, v).real]))[0]))
 
@@ -145,6 +136,9 @@ class GCRODR:
     ----------
     restart
         ``m``: the dimension of the search space per cycle (recycled plus new Krylov vectors).
+        ``m - k`` new vectors per cycle: ``restart=60, recycle=20`` stores as many vectors as
+        SciPy's ``gcrotmk(m=40, k=20)`` and solved indefinite Helmholtz systems on which
+        ``restart=40`` stalls (docs/design.md, GCRO-DR).
     recycle
         ``k < m``: the number of harmonic Ritz vectors kept (``k + 1`` to keep a
         complex-conjugate pair together on a real matrix).
@@ -245,7 +239,8 @@ class GCRODR:
         history = [rnorm]
         while True:
             cycles += 1
-            x, steps, G = self._cycle(op, x, r, U, W, k, its, monitor)
+            t, steps, G = self._cycle(op, x, r, U, W, k, its, monitor)
+            x = x + op.precond(t)
             its += steps
             r = op.residual(x)
             history.append(op.norm(r))
@@ -268,9 +263,15 @@ class GCRODR:
     def _cycle(self, op: Operator, x: Array, r: Array, U: Array, W: Array, k: int,
                its: int, monitor: Monitor) -> tuple[Array, int, Array]:
         """Project out ``C``, run up to ``m - k`` deflated Arnoldi steps (Gram-Schmidt
-        against ``[C, V]``, :func:`orthogonalise`) until ``monitor`` stops them, update
-        ``x``. ``W[:k]`` holds ``C``, ``W[k:]`` receives ``V``. Returns ``(x, steps j, G)``
-        with ``G = [C^H B V_j; H_j]``."""
+        against ``[C, V]`` in place in ``W``, :func:`orthogonalise`) until ``monitor`` stops
+        them. ``W[:k]`` holds ``C``, ``W[k:]`` receives ``V``. Returns ``(t, steps j, G)``:
+        the correction ``x <- x + M t`` and ``G = [C^H B V_j; H_j]``.
+
+        The least-squares residual ``min ||beta e_1 - H_j y||`` tested at each step is
+        ``beta / ||z||`` with ``z`` spanning the null space of ``H_j^H`` (``z_0 = 1``,
+        ``z_{i+1} = -(H[:i+1, i]^H z[:i+1]) / h_{i+1,i}``): one short dot product per step
+        instead of applying all previous Givens rotations; ``y`` is solved once at the end.
+        """
         m = self.restart
         steps = m - k
         c = np.zeros(k, dtype=x.dtype)
@@ -280,34 +281,33 @@ class GCRODR:
             c += h
         beta = op.norm(r)
         G = np.zeros((m + 1, steps), dtype=x.dtype)
-        R = np.zeros((steps + 1, steps), dtype=x.dtype)
-        g = [beta] + [0.0] * steps
-        rotations: list[tuple[float, complex]] = []
+        z = np.zeros(steps + 1, dtype=x.dtype)
+        z[0], zz = 1, 1.0
         j, stop = 0, beta == 0
         if not stop:
-            W[k] = r / beta
+            np.divide(r, beta, out=W[k])
         while not stop and j < steps:
-            w = op.apply(W[k + j])
             p = k + j + 1
-            w, G[:p, j], hnorm = orthogonalise(op, W[:p], w)
+            W[p] = op.apply(W[p - 1])
+            G[:p, j], hnorm = orthogonalise(op, W, p)
             G[p, j] = hnorm
-            column = G[k:p + 1, j].tolist()
-            for i, (cs, sn) in enumerate(rotations):
-                column[i], column[i + 1] = (cs * column[i] + sn * column[i + 1],
-                                            -np.conj(sn) * column[i] + cs * column[i + 1])
-            cs, sn, column[j] = givens(column[j], abs(column[j + 1]))
-            rotations.append((cs, sn))
-            R[: j + 1, j] = column[: j + 1]
-            g[j + 1], g[j] = -np.conj(sn) * g[j], cs * g[j]
             j += 1
-            happy = hnorm <= 1e-14 * abs(column[j - 1])
-            stop = monitor(its + j, abs(g[j]), None) or happy or not np.isfinite(hnorm)
-            W[p] = w / hnorm if not happy and np.isfinite(hnorm) else 0
-        if j == 0 or abs(R[j - 1, j - 1]) == 0:
-            return (x + op.precond(c @ U) if k else x), 0, G[:, :0]
-        y = np.linalg.solve(R[:j, :j], np.asarray(g[:j], dtype=x.dtype))  # small: LAPACK directly
-        z = (c - G[:k, :j] @ y) @ U + y @ W[k:k + j]
-        return x + op.precond(z), j, G[:, :j]
+            # B v in the span of [C, V] (relative to ||B v||): exact solution or breakdown
+            happy = hnorm <= 1e-14 * np.linalg.norm(G[:p, j - 1]) or not np.isfinite(hnorm)
+            if happy:
+                W[p] = 0
+            else:
+                z[j] = -np.vdot(G[k:p, j - 1], z[:j]) / hnorm
+                zz += abs(z[j]) ** 2
+                W[p] /= hnorm
+            stop = monitor(its + j, 0.0 if happy else beta / np.sqrt(zz), None) or happy
+        rhs = np.zeros(j + 1, dtype=x.dtype)
+        rhs[0] = beta
+        y, _, rank, _ = np.linalg.lstsq(G[k:k + j + 1, :j], rhs, rcond=None)  # small: LAPACK
+        if j == 0 or rank < j or not np.all(np.isfinite(y)):  # e.g. B V_j in range(C)
+            return c @ U, 0, G[:, :0]
+        t = (c - G[:k, :j] @ y) @ U + y @ W[k:k + j]
+        return t, j, G[:, :j]
 
     def _update(self, op: Operator, U: Array, W: Array, k: int,
                 G: Array) -> tuple[Array, int]:
@@ -316,13 +316,12 @@ class GCRODR:
         j = G.shape[1]
         scale = 1 / np.sqrt(op.reduce(np.einsum("ij,ij->i", U.conj(), U).real)) if k else \
             np.zeros(0)
-        Ut = scale[:, None] * U
         p = k + j + 1
         Gbar = np.zeros((p, k + j), dtype=W.dtype)
         Gbar[:k, :k] = np.diag(scale)
         Gbar[:, k:] = G[:p]
         WV = np.zeros((p, k + j), dtype=W.dtype)
-        WV[:, :k] = op.gram(W[:p], Ut)
+        WV[:, :k] = op.gram(W[:p], U) * scale  # [C, V_{j+1}]^H U~, U~ = U D
         WV[k:, k:] = np.eye(j + 1, j)
         P = harmonic_ritz(Gbar, WV, self.recycle, min(self.recycle + 1, self.restart - 1))
         if P is None:
@@ -332,7 +331,7 @@ class GCRODR:
         if rank == 0:
             return U, k
         T = np.linalg.solve(Rq[:rank, :rank].T, P[:, piv[:rank]].T)
-        U = T[:, :k] @ Ut + T[:, k:] @ W[k:k + j]  # rows of [U~, V_j] P R^{-1}
+        U = (T[:, :k] * scale) @ U + T[:, k:] @ W[k:k + j]  # rows of [U~, V_j] P R^{-1}
         W[:rank] = Q[:, :rank].T @ W[:p]
         return U, rank
 
@@ -368,22 +367,30 @@ def harmonic_ritz(G: Array, WV: Array, k: int, most: int) -> Array | None:
     return np.stack(columns, axis=1) if columns else None
 
 
-def orthogonalise(op: Operator, W: Array, w: Array) -> tuple[Array, Array, float]:
-    """``w - W W^H w`` for orthonormal rows ``W``: classical Gram-Schmidt with a second
-    pass only when the first one cancelled, ``||w'|| < eta ||w||`` (Daniel, Gragg, Kaufman,
-    Stewart 1976; ``eta = REORTHOGONALISE``: 0.1 gave the same iterations as two passes
-    always on our test sequences, for 20% less time). Returns ``(w', W^H w, ||w'||)``; one
-    reduction without the second pass, using ``||w'||^2 = ||w||^2 - ||W^H w||^2`` (relative
-    error below ``eps / eta^2``).
+def orthogonalise(op: Operator, W: Array, p: int) -> tuple[Array, float]:
+    """``W[p] <- W[p] - W[:p]^T conj(W[:p]) W[p]`` in place, for orthonormal rows ``W[:p]``:
+    classical Gram-Schmidt with a second pass only when the first one cancelled,
+    ``||w'|| < eta ||w||`` (Daniel, Gragg, Kaufman, Stewart 1976; ``eta = REORTHOGONALISE``:
+    0.1 gave the same iterations as two passes always on our test sequences, for 20% less
+    time). Returns ``(W[:p]^H w, ||w'||)``. The first pass is one matrix-vector product with
+    ``W[:p + 1]`` (its last entry is ``||w||^2``) and one reduction; without the second pass
+    ``||w'||^2 = ||w||^2 - ||W^H w||^2`` (relative error below ``eps / eta^2``).
     """
-    h, ww = op.gram_norm(W, w)
-    w = w - h @ W
+    w = W[p]
+    both = op.reduce(_dots(W[:p + 1], w))
+    h, ww = both[:p], float(both[p].real)
+    w -= h @ W[:p]
     left = ww - float(np.vdot(h, h).real)
     if left > REORTHOGONALISE**2 * ww:
-        return w, h, float(np.sqrt(left))
-    h2 = op.gram(W, w)
-    w -= h2 @ W
-    return w, h + h2, op.norm(w)
+        return h, float(np.sqrt(left))
+    h2 = op.reduce(_dots(W[:p], w))
+    w -= h2 @ W[:p]
+    return h + h2, op.norm(w)
+
+
+def _dots(X: Array, w: Array) -> Array:
+    """``X^H w`` (rows ``X``) as one gemv, without conjugating a copy of ``X``."""
+    return (X @ w.conj()).conj() if np.iscomplexobj(X) else X @ w
 
 
 def orthonormalise(op: Operator, U: Array, C: Array) -> tuple[Array, Array]:
