@@ -57,11 +57,11 @@ import scipy.sparse as sp
 from operators.assembly import diffusion_matrix, grid_spacing
 from operators.fields import gaussian_random_field, lognormal_coefficient, random_diffusion
 from operators.gallery import (
-    _upwind_matrix,
     diffusion,
     laplacian_eigenvalue_range,
     poisson,
     unit_faces,
+    upwind_matrix,
 )
 from operators.problem import GridProblem
 from operators.validate import as_real, choice
@@ -248,7 +248,7 @@ class ThermalFamily(_Family):
         K = self.parameters(index)
         p = diffusion(K)
         v = tuple(as_real(c, "each velocity component") for c in self.velocity)
-        p.A = sp.csr_matrix(p.A + _upwind_matrix(self.shape, p.spacing, v))
+        p.A = sp.csr_matrix(p.A + upwind_matrix(self.shape, p.spacing, v))
         p.A.sort_indices()
         p.kind, p.symmetric, p.positive_definite = "thermal", False, False
         p.params.update(velocity=v, positive_real=True)

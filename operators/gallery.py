@@ -194,7 +194,7 @@ def helmholtz(
     )
 
 
-def _upwind_matrix(
+def upwind_matrix(
     shape: tuple[int, ...], spacing: tuple[float, ...], velocity: tuple[float, ...]
 ) -> sp.csr_matrix:
     """First-order upwind ``v . grad u`` as a Kronecker sum of 1D two-point differences."""
@@ -265,7 +265,7 @@ def convection_diffusion(
     spacing = grid_spacing(shape)
     A = diffusion_matrix(unit_faces(shape, eps), spacing)
     if any(v):
-        A = sp.csr_matrix(A + _upwind_matrix(shape, spacing, v))
+        A = sp.csr_matrix(A + upwind_matrix(shape, spacing, v))
         A.sort_indices()
     symmetric = not any(v)
     params = {

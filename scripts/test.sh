@@ -6,9 +6,12 @@ cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --upgrade pip
 bash scripts/install-petsc.sh
-python -m pip install --quiet -e ".[test]"
+python -m pip install --quiet -e ".[test,docs]"
 
-# Serial suite (PETSc serial tests included), then the MPI suite on 2 ranks (one BLAS
-# thread per rank: two ranks with threaded OpenBLAS oversubscribe the cores badly).
+# Serial suite (PETSc serial tests and the example notebooks included), then the MPI suite on
+# 2 ranks (one BLAS thread per rank: threaded OpenBLAS in two ranks oversubscribes the cores).
 python -m pytest -q "$@"
 OPENBLAS_NUM_THREADS=1 timeout 600 mpiexec -n 2 python -m pytest tests/mpi -q -p no:cacheprovider
+
+# The user documentation (mkdocs + mkdocstrings + the notebooks), warnings as errors.
+NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir "$(mktemp -d)"

@@ -83,6 +83,8 @@ class Solver:
         Method or preconditioner parameters by keyword (``omega``, ``restart``, ``truncation``,
         ``drop_tol``, ...); each goes to whichever of the two accepts it.
 
+    Notes
+    -----
     State kept between ``solve`` calls: the setup of the method and preconditioner (LU
     factors, AMG hierarchy, loaded network; :class:`SolverCache`), rebuilt only when the
     matrix values change, and the *carried state* of components that learn or recycle

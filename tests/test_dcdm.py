@@ -431,7 +431,7 @@ def test_cli_trains_and_refuses_the_package_directory(tmp_path: Path, capsys) ->
     assert "--grid 16x16 --steps 3" in capsys.readouterr().out
     code = main(["train-dcdm", "--model", "poisson2d", "--out",
                  str(weights.WEIGHTS_DIR / "tmp")])
-    assert code == 2 and "inside the package" in capsys.readouterr().out
+    assert code == 2 and "inside the package" in capsys.readouterr().err
     assert cli.DEFAULT_OUT.parts[0] == "sciml-out"
 
 
