@@ -11,5 +11,5 @@
 # shipped weights.
 set -euo pipefail
 OUT="${OUT:-sciml-out/dmm}"
-python -m sciml train-dmm --seed 0 --steps 600 --batch 4 --points 256 --lr 3e-3 \
+python -m sciml train-dmm --seed 0 --steps 2500 --batch 8 --points 512 --lr 1e-3 \
   --alpha 1.0 --out "$OUT" --install ${RESUME:+--resume}
