@@ -367,6 +367,10 @@ def test_stencil_bands_reproduce_the_matrix() -> None:
     unsymmetric = p.A.tolil()
     unsymmetric[0, 1] *= 2.0
     assert bands_from_matrix(unsymmetric, p.shape) is None
+    for i, j in ((4, 5), (0, 2)):  # 4 -> 5 wraps around a grid line; 0 -> 2 is no link
+        extra = p.A.tolil()
+        extra[i, j] = extra[j, i] = -1.0
+        assert bands_from_matrix(extra.tocsr(), p.shape) is None
 
 
 # --- training -----------------------------------------------------------------------------------
@@ -468,3 +472,42 @@ def test_exported_programs_are_reused_and_a_corrupt_file_is_ignored(tmp_path, mo
     repaired = compile_program(fn, args, out_tree, ("test", 1))
     assert float(repaired(args[0], r)[1]) == 3.0
     assert files[0].read_bytes() != b"not a program"
+
+
+SECOND_PROCESS = """
+import json, sys, jax, numpy as np, operators
+from sciml.dcdm import exported
+from solvers import Solver
+events = {"requests": 0, "hits": 0}
+def count(event, **kwargs):
+    if event == "/jax/compilation_cache/compile_requests_use_cache":
+        events["requests"] += 1
+    elif event == "/jax/compilation_cache/cache_hits":
+        events["hits"] += 1
+jax.monitoring.register_event_listener(count)
+p = operators.poisson((16, 16))
+res = Solver(method="dcdm", rtol=1e-6).solve(p, np.random.default_rng(0).standard_normal(p.n))
+print(json.dumps({"iterations": res.iterations, "origins": dict(exported.ORIGINS), **events}))
+"""
+
+
+def test_second_process_loads_exported_programs_and_compiles_nothing(tmp_path):
+    """A second process reads the three exported programs (nothing traced) and every XLA
+    compilation request is a persistent-cache hit: no eager JAX op while loading the weights,
+    reading the stencil or moving operands (they would be compilation misses)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, SCIML_JAX_CACHE_DIR=str(tmp_path))
+    env.pop("SCIML_NO_JAX_CACHE", None)
+    runs = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", SECOND_PROCESS], env=env, check=True,
+                             capture_output=True, text=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    assert first["origins"] == {"traced": 3}
+    assert second["origins"] == {"loaded": 3}
+    assert second["requests"] == second["hits"] == 3, second
+    assert second["iterations"] == first["iterations"]

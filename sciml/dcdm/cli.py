@@ -24,6 +24,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from sciml.cli_options import add_run_options
 from sciml.dcdm.families import FAMILIES
 from sciml.dcdm.weights import WEIGHTS_DIR
 from solvers.errors import InvalidOptionError
@@ -96,17 +97,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="variance of the Ritz coefficients")
     parser.add_argument("--checkpoint-every", type=positive_int, default=250, metavar="N",
                         help="write a checkpoint every N steps")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="output directory (outside the package)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the last checkpoint in --out")
-    parser.add_argument("--install", action="store_true",
-                        help="copy the final weights into the package (sciml/dcdm/weights)")
+    add_run_options(parser, DEFAULT_OUT, install="sciml/dcdm/weights")
     parser.add_argument("--install-only", action="store_true",
                         help="only copy finished weights from --out into the package")
     parser.add_argument("--no-validate", action="store_true",
                         help="skip the DCDM-vs-CG check on held-out right-hand sides")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
     return parser
 

@@ -113,11 +113,14 @@ def build(system: LinearSystem, model: str | os.PathLike | None, shape: Any,
 
 
 def device_operands(ctx: Context) -> dict[str, Any]:
-    """The operands as JAX arrays (call under ``jax.enable_x64(True)`` for float64 bands)."""
+    """The operands as JAX arrays (call under ``jax.enable_x64(True)`` for float64 bands).
+
+    A plain transfer (:func:`jax.device_put`): no eager JAX op, so nothing to compile.
+    """
     out = dict(ctx.operands)
     if "matrix" in out:
         out["matrix"] = jsparse.BCOO.from_scipy_sparse(out["matrix"])
-    return jax.tree_util.tree_map(jnp.asarray, out)
+    return jax.device_put(out)
 
 
 def apply_matrix(ctx: Context, ops: dict[str, Any]) -> Any:

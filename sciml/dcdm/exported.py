@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,10 @@ import numpy as np
 
 from sciml.persist import atomic_write
 from solvers.backends.jax.cache import cache_dir
+
+#: How this process got each program: ``"loaded"`` (a serialised export read back, nothing
+#: traced) or ``"traced"`` (and exported for the next process). Read by the tests.
+ORIGINS: Counter[str] = Counter()
 
 
 def compile_program(fn: Callable[..., Any], args: tuple, out_tree: Any,
@@ -52,6 +57,7 @@ def compile_program(fn: Callable[..., Any], args: tuple, out_tree: Any,
 
     path = _path(key, in_tree, avals)
     exported = _read(path) if path is not None else None
+    ORIGINS["loaded" if exported is not None else "traced"] += 1
     if exported is None:
         exported = jax.export.export(jax.jit(flat))(*avals)
         if path is not None:

@@ -9,7 +9,10 @@ One network is trained per family and shipped in ``sciml/dcdm/weights/<name>.eqx
   face averages (:func:`operators.random_diffusion`). The network reads ``log diag(A)`` as a
   second input channel (:func:`sciml.dcdm.stencil.coefficient_channel`);
 - ``diffusion3d``: the same on the unit cube (7-point stencil, same field statistics);
-  trainable, not shipped yet (its training did not fit this pass's shared-machine budget).
+  trainable, not shipped yet (its training did not fit this pass's shared-machine budget);
+- ``paper-poisson2d``: 2D Poisson with the paper's nonlinear network
+  (:mod:`sciml.dcdm.paper_net`), trained on 64^2 only as in the paper (one network per
+  resolution there): the comparison, not a default.
 
 The defaults are sized for a two-core CPU: each family trains in 2-4 minutes (Ritz vectors
 included).
@@ -27,7 +30,11 @@ from solvers.errors import InvalidOptionError
 
 @dataclass(frozen=True)
 class Family:
-    """A PDE family and the defaults of ``python -m sciml train-dcdm --model <name>``."""
+    """A PDE family and the defaults of ``python -m sciml train-dcdm --model <name>``.
+
+    ``network`` is the architecture trained: ``"multilevel"`` (:mod:`sciml.dcdm.model`) or
+    ``"paper"`` (:mod:`sciml.dcdm.paper_net`, ``widths[0]`` channels).
+    """
 
     name: str
     ndim: int
@@ -42,6 +49,7 @@ class Family:
     widths: tuple[int, ...]
     matrices: int = 1
     field_options: dict = field(default_factory=dict)
+    network: str = "multilevel"
 
     def problem(self, shape: tuple[int, ...], seed: int) -> Problem:
         """Training (or test) matrix ``seed`` of the family on ``shape``."""
@@ -68,6 +76,10 @@ FAMILIES: dict[str, Family] = {
                "3D log-normal diffusion -div(exp(g) grad u), l = 0.1, var = 1",
                grids=(16, 32), steps=500, batch=4, lr=1e-3, ritz=300, widths=(8, 16),
                matrices=8, field_options={"length_scale": 0.1, "variance": 1.0}),
+        Family("paper-poisson2d", 2, "poisson", False,
+               "2D Poisson, 5-point, Dirichlet; the paper's ReLU CNN (sciml.dcdm.paper_net)",
+               grids=(64,), steps=2500, batch=8, lr=1e-3, ritz=1000, widths=(16,),
+               network="paper"),
     )
 }
 

@@ -36,7 +36,10 @@ compiles, so a :class:`solvers.Solver` reuses all of it while the matrix is unch
 exported once per machine (:mod:`sciml.dcdm.exported`) and the XLA compilation is answered
 by JAX's persistent cache, so a second process neither traces nor compiles. Stopping rule:
 the library's, tested on the updated residual; the library re-checks the true residual on
-return.
+return. The host loop also stops with ``reason="stagnation"`` when the best residual norm of
+the last 50 iterations is not a relative 1e-6 below that of the 50 before (a nonlinear
+network can return a direction with ``f(r)^T r = 0``: a zero step, the same residual, the
+same direction); the device loop runs to ``maxiter`` then.
 
 References
 ----------
@@ -62,11 +65,15 @@ from solvers.jaxkrylov.fcg import run as fcg_run
 from solvers.jaxkrylov.fcg import step as fcg_step
 from solvers.jaxkrylov.loop import HISTORY, RUNNING, kept, reason
 from solvers.method import Callback, Iterate
+from solvers.reasons import Reason
 from solvers.stopping import StoppingRule
 from solvers.system import LinearSystem
 
 #: The largest iteration budget the loop counter holds.
 MAXITER_CAP = np.iinfo(np.int32).max
+#: Stagnation test of the host loop: stop when the smallest residual norm of the last
+#: ``STALL_WINDOW`` iterations is not ``STALL_RTOL`` below the smallest of the window before.
+STALL_WINDOW, STALL_RTOL = 50, 1e-6
 
 
 class DCDM:
@@ -75,8 +82,9 @@ class DCDM:
     Parameters
     ----------
     model
-        ``"poisson2d"``, ``"poisson3d"``, ``"diffusion2d"`` (shipped) or the path of a
-        ``.eqx`` weight file; default: chosen from the problem's kind and dimension.
+        ``"poisson2d"``, ``"poisson3d"``, ``"diffusion2d"`` (shipped), ``"paper-poisson2d"``
+        (the paper's nonlinear network, :mod:`sciml.dcdm.paper_net`), ``"fixed"`` or the
+        path of a ``.eqx`` weight file; default: chosen from the problem's kind and dimension.
     truncation
         Number of previous directions each new one is A-orthogonalised against (paper: 2).
     replace_every
@@ -199,17 +207,25 @@ class DCDM:
         mode = self._mode(callback)
         with jax.enable_x64(True):
             self._compile(mode)
-            args = (jnp.asarray(b, jnp.float64), jnp.asarray(x0, jnp.float64),
-                    jnp.asarray(tol, jnp.float64), jnp.asarray(maxiter, jnp.int32))
+            args = jax.device_put((np.asarray(b, np.float64), np.asarray(x0, np.float64),
+                                   np.float64(tol), np.int32(maxiter)))  # no eager op
+            stalled = False
             if mode == "device":
                 state = self._compiled[mode](self._ops, *args)
             else:
-                state = self._host_loop(args, callback)
+                state, stalled = self._host_loop(args, callback)
             state = jax.device_get(state)
-        return self._iterate(state, b.dtype, mode)
+        return self._iterate(state, b.dtype, mode, stalled)
 
-    def _host_loop(self, args: tuple, callback: Callback | None) -> State:
-        """Python loop over the compiled pieces; ``callback(x_k)`` after each iteration."""
+    def _host_loop(self, args: tuple, callback: Callback | None) -> tuple[State, bool]:
+        """Python loop over the compiled pieces; ``callback(x_k)`` after each iteration.
+
+        Also returns whether it stopped because the residual stagnated: a network ``f`` with
+        ``f(r)^T r = 0`` gives a zero step and the same residual forever (the paper's ReLU
+        network can, :mod:`sciml.dcdm.paper_net`), so every ``STALL_WINDOW`` iterations the
+        loop stops if the smallest residual norm of the last window is not ``STALL_RTOL``
+        (relative) below that of the window before (FCG's residual norm is not monotone).
+        """
         b, x0, tol, maxiter = args
         initial, network, step = self._compiled["host"]
         ops = self._ops
@@ -218,9 +234,13 @@ class DCDM:
             state = step(ops, b, tol, maxiter, state, network(ops, state.r))
             if callback is not None:
                 callback(np.asarray(state.x))
-        return state
+            k = int(state.progress.k)
+            if k % STALL_WINDOW == 0 and _stalled(state.progress.residuals, k):
+                return state, True
+        return state, False
 
-    def _iterate(self, state: State, dtype: np.dtype, mode: str) -> Iterate:
+    def _iterate(self, state: State, dtype: np.dtype, mode: str,
+                 stalled: bool = False) -> Iterate:
         k = int(state.progress.k)
         info: dict[str, Any] = {
             "model": self.ctx.name, "grid": self.ctx.shape, "loop": mode,
@@ -231,4 +251,14 @@ class DCDM:
             info["directions"] = np.asarray(state.directions[: min(k, self.record)])
         x = np.asarray(state.x).astype(dtype, copy=False)
         residuals = [float(v) for v in kept(state.progress.residuals, k)]
-        return Iterate(x, k, residuals, reason(state.progress.code), info)
+        claimed = Reason.STAGNATION if stalled else reason(state.progress.code)
+        return Iterate(x, k, residuals, claimed, info)
+
+
+def _stalled(residuals: Any, k: int) -> bool:
+    """The stagnation test of :meth:`DCDM._host_loop` on the residual-norm buffer."""
+    if k < 2 * STALL_WINDOW or k >= HISTORY - 1:
+        return False
+    norms = kept(residuals, k)
+    last, before = norms[-STALL_WINDOW:], norms[-2 * STALL_WINDOW:-STALL_WINDOW]
+    return last.min() >= (1 - STALL_RTOL) * before.min()

@@ -56,7 +56,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -126,6 +128,17 @@ def _identity_conv(key: jax.Array, kernel: int, ndim: int, width: int,
     return w.at[(kernel // 2,) * ndim].add(jnp.eye(width))
 
 
+def _param(key: jax.Array | None, shape: tuple[int, ...],
+           init: Callable[[jax.Array], jax.Array]) -> jax.Array | np.ndarray:
+    """``init(key)``; for ``key=None`` an uninitialised float32 NumPy placeholder of ``shape``
+    (the :func:`skeleton` weights are read into: no JAX computation, not even traced)."""
+    return np.empty(shape, np.float32) if key is None else init(key)
+
+
+def _split(key: jax.Array | None, num: int) -> Any:
+    return (None,) * num if key is None else jax.random.split(key, num)
+
+
 class Level(eqx.Module):
     """Weights of one coarse level: channel lift, convolutions, output scale, modulation."""
 
@@ -135,22 +148,27 @@ class Level(eqx.Module):
     modulation: jax.Array | None
     gate: jax.Array | None
 
-    def __init__(self, key: jax.Array, arch: Architecture, fine: int, width: int) -> None:
+    def __init__(self, key: jax.Array | None, arch: Architecture, fine: int,
+                 width: int) -> None:
         d, k = arch.ndim, arch.kernel
-        keys = jax.random.split(key, arch.convs + 2)
+        keys = _split(key, arch.convs + 2)
         if fine == width:
-            self.lift = jnp.eye(width) + 0.1 * jax.random.normal(keys[0], (fine, width)) / \
-                math.sqrt(fine)
+            self.lift = _param(keys[0], (fine, width), lambda key: jnp.eye(width) + 0.1 *
+                               jax.random.normal(key, (fine, width)) / math.sqrt(fine))
         else:
-            self.lift = jax.random.normal(keys[0], (fine, width)) / math.sqrt(fine)
-        self.convs = tuple(_identity_conv(keys[2 + i], k, d, width, 0.3)
-                           for i in range(arch.convs))
-        self.scale = jnp.ones((width,))
+            self.lift = _param(keys[0], (fine, width),
+                               lambda key: jax.random.normal(key, (fine, width)) / math.sqrt(fine))
+        self.convs = tuple(
+            _param(keys[2 + i], (k,) * d + (width, width),
+                   lambda key: _identity_conv(key, k, d, width, 0.3))
+            for i in range(arch.convs))
+        self.scale = _param(key, (width,), lambda _: jnp.ones((width,)))
         # readout scaled by exp(-c_l / 2) at first: the D_l^{-1/2} of BPX with a coefficient
-        centre = jnp.zeros((k,) * d + (1, width)).at[(k // 2,) * d].set(-0.5)
-        self.modulation = (centre + 0.01 * jax.random.normal(keys[1], centre.shape)
-                           if arch.coefficient else None)
-        self.gate = jnp.zeros((k,) * d + (1, width)) if arch.coefficient else None
+        shape = (k,) * d + (1, width)
+        self.modulation = _param(
+            keys[1], shape, lambda key: jnp.zeros(shape).at[(k // 2,) * d].set(-0.5)
+            + 0.01 * jax.random.normal(key, shape)) if arch.coefficient else None
+        self.gate = _param(key, shape, lambda _: jnp.zeros(shape)) if arch.coefficient else None
 
 
 class DCDMNet(eqx.Module):
@@ -175,15 +193,15 @@ class DCDMNet(eqx.Module):
     log_growth: jax.Array
     levels: tuple[Level, ...]
 
-    def __init__(self, arch: Architecture, key: jax.Array) -> None:
+    def __init__(self, arch: Architecture, key: jax.Array | None) -> None:
         d, k = arch.ndim, arch.kernel
         widths = arch.widths + arch.widths[-1:]  # the last level repeats, sharing weights
-        keys = jax.random.split(key, 1 + len(widths))
+        keys = _split(key, 1 + len(widths))
         self.arch = arch
-        self.k0 = (jnp.zeros((k,) * d).at[(k // 2,) * d].set(1.0)
-                   + 0.01 * jax.random.normal(keys[0], (k,) * d))
-        self.scale0 = jnp.ones(())
-        self.log_growth = jnp.asarray(0.5 * (d + 2) * math.log(2.0))
+        self.k0 = _param(keys[0], (k,) * d, lambda key: jnp.zeros((k,) * d).at[
+            (k // 2,) * d].set(1.0) + 0.01 * jax.random.normal(key, (k,) * d))
+        self.scale0 = _param(key, (), lambda _: jnp.ones(()))
+        self.log_growth = _param(key, (), lambda _: jnp.asarray(0.5 * (d + 2) * math.log(2.0)))
         fines = (1,) + widths
         self.levels = tuple(Level(keys[1 + i], arch, fines[i], w) for i, w in enumerate(widths))
 
@@ -247,22 +265,40 @@ def fixed_hierarchy(ndim: int, coefficient: bool = False) -> DCDMNet:
     """
     arch = Architecture(ndim, coefficient=coefficient, widths=(1,), convs=1)
     k = arch.kernel
-    delta = np.zeros((k,) * ndim + (1, 1), np.float32)  # NumPy: no JAX op to compile
+    delta = np.zeros((k,) * ndim + (1, 1), np.float32)  # NumPy leaves: no JAX op to compile
     delta[(k // 2,) * ndim] = 1.0
-    net = eqx.filter_eval_shape(DCDMNet, arch, jax.random.PRNGKey(0))
+    net = skeleton(arch)
     one = np.ones((1,), np.float32)
-    modulation = jnp.asarray(-0.5 * delta) if coefficient else None
-    gate = jnp.asarray(0.0 * delta) if coefficient else None
+    modulation = -0.5 * delta if coefficient else None
+    gate = 0.0 * delta if coefficient else None
     levels = tuple(
         eqx.tree_at(lambda m: (m.lift, m.scale, m.convs, m.modulation, m.gate), shell,
-                    (jnp.asarray(one.reshape(1, 1)), jnp.asarray(one), (jnp.asarray(delta),),
-                     modulation, gate),
+                    (one.reshape(1, 1), one, (delta,), modulation, gate),
                     is_leaf=lambda x: x is None)
         for shell in net.levels)
     growth = np.float32(0.5 * (ndim + 2) * math.log(2.0))
     return eqx.tree_at(
         lambda m: (m.k0, m.scale0, m.log_growth, m.levels), net,
-        (jnp.asarray(delta[..., 0, 0]), jnp.asarray(one[0]), jnp.asarray(growth), levels))
+        (delta[..., 0, 0], one[0], np.asarray(growth), levels))
+
+
+def skeleton(arch: Architecture) -> DCDMNet:
+    """The network of ``arch`` with uninitialised NumPy leaves, to read weights into.
+
+    ``DCDMNet(arch, key=None)``: the initialisation with every leaf an ``np.empty`` float32
+    placeholder, so nothing is drawn, traced or compiled (tracing the initialisation
+    abstractly took 0.1-0.3 s, a third of a second process's setup). The weights are read
+    into it as NumPy arrays and moved to the device once, with the other operands of the
+    compiled programs.
+
+    Examples
+    --------
+    >>> net = DCDMNet(Architecture(2, widths=(8,)), jax.random.PRNGKey(0))
+    >>> shapes = lambda m: [(x.shape, x.dtype) for x in jax.tree_util.tree_leaves(m)]
+    >>> shapes(skeleton(net.arch)) == shapes(net)
+    True
+    """
+    return DCDMNet(arch, None)
 
 
 def _conv(x: jax.Array, w: jax.Array, ndim: int) -> jax.Array:

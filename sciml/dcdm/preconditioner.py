@@ -61,8 +61,8 @@ class DCDMPreconditioner:
     def setup(self, system: LinearSystem) -> spla.LinearOperator:
         """Load and jit the network for the grid; the operator maps NumPy to NumPy."""
         self.ctx = context.build(system, self.model, self.shape, "pc='dcdm'")
-        ops = {k: jnp.asarray(v) if k == "coefficient" else v
-               for k, v in self.ctx.operands.items() if k in ("params", "coefficient")}
+        ops = jax.device_put({k: v for k, v in self.ctx.operands.items()
+                              if k in ("params", "coefficient")})
         n = self.ctx.n
         vector = jax.ShapeDtypeStruct((n,), jnp.float32)
         direction = compile_program(
@@ -71,7 +71,7 @@ class DCDMPreconditioner:
             ("sciml.dcdm.preconditioner", self.ctx.net.arch, self.ctx.shape))
 
         def apply(r: np.ndarray) -> np.ndarray:
-            z = direction(ops, jnp.asarray(np.ravel(r), jnp.float32))
+            z = direction(ops, jax.device_put(np.asarray(np.ravel(r), np.float32)))
             return np.asarray(z, dtype=np.float64)
 
         return spla.LinearOperator((n, n), matvec=apply, dtype=np.float64)

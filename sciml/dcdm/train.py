@@ -16,6 +16,10 @@ with bit-identical weights. The loop, checkpoints and resume are :func:`sciml.tr
 a resume must repeat the configuration (all of :class:`TrainConfig` but ``checkpoint_every``;
 ``steps`` included, since it shapes the learning-rate schedule).
 
+The architecture is the family's (``TrainConfig.network``): the multilevel
+:class:`~sciml.dcdm.model.DCDMNet`, or the paper's :class:`~sciml.dcdm.paper_net.PaperNet`
+(family ``paper-poisson2d``, ``widths[0]`` channels); data, loss and loop are the same.
+
 Several training grids may be given (``--grid 32 64 128``); step ``t`` uses grid
 ``t mod G``. Training on more than one size pins down how the shared coarse levels of the
 network scale from one level to the next, which is what lets the weights serve larger grids.
@@ -52,6 +56,7 @@ from sciml import training
 from sciml.dcdm import data, stencil, weights
 from sciml.dcdm.families import Family, get_family
 from sciml.dcdm.model import Architecture, DCDMNet
+from sciml.dcdm.paper_net import PaperConfig, PaperNet
 from solvers.errors import InvalidOptionError
 
 
@@ -70,6 +75,7 @@ class TrainConfig:
     weighting: str = "octave"
     warmup: int = 100
     checkpoint_every: int = 250
+    network: str = "multilevel"
 
     @classmethod
     def for_family(cls, name: str, **overrides: Any) -> TrainConfig:
@@ -77,7 +83,7 @@ class TrainConfig:
         family = get_family(name)
         values = {"model": name, "grids": family.grids, "steps": family.steps,
                   "batch": family.batch, "lr": family.lr, "ritz": family.ritz,
-                  "widths": family.widths}
+                  "widths": family.widths, "network": family.network}
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["grids"] = tuple(
             (g,) * family.ndim if isinstance(g, int) else
@@ -100,12 +106,18 @@ class TrainConfig:
                 raise InvalidOptionError(f"{name} must be >= 1, not {getattr(self, name)}")
         if not self.lr > 0:
             raise InvalidOptionError(f"lr must be > 0, not {self.lr}")
+        if self.network not in weights.KINDS:
+            raise InvalidOptionError(
+                f"network must be one of {', '.join(weights.KINDS)}, not {self.network!r}")
 
     @property
     def family(self) -> Family:
         return get_family(self.model)
 
-    def architecture(self) -> Architecture:
+    def architecture(self) -> Architecture | PaperConfig:
+        """The network's configuration: multilevel, or the paper's (``widths[0]`` channels)."""
+        if self.network == "paper":
+            return PaperConfig(self.family.ndim, channels=self.widths[0])
         return Architecture(self.family.ndim, self.family.coefficient, self.widths)
 
     def command(self) -> str:
@@ -120,12 +132,17 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def resume_key(self) -> dict:
-        """What a resumed run must repeat: everything but ``checkpoint_every``."""
-        return {k: v for k, v in self.to_json().items() if k != "checkpoint_every"}
+        """What a resumed run must repeat: everything but ``checkpoint_every``.
+
+        ``network`` is left out while it is ``"multilevel"``, so that checkpoints written
+        before the field existed still resume.
+        """
+        return {k: v for k, v in self.to_json().items()
+                if k != "checkpoint_every" and (k, v) != ("network", "multilevel")}
 
 
-def loss_fn(net: DCDMNet, b: jax.Array, diagonal: jax.Array, upper: tuple[jax.Array, ...],
-            coefficient: jax.Array | None) -> jax.Array:
+def loss_fn(net: DCDMNet | PaperNet, b: jax.Array, diagonal: jax.Array,
+            upper: tuple[jax.Array, ...], coefficient: jax.Array | None) -> jax.Array:
     """Batch mean of ``||b - (q^T b / q^T A q) A q||^2`` with ``q = f(b / rms(b))``.
 
     ``b`` has shape ``(batch, *grid)`` with unit-norm samples; the bands broadcast against it.
@@ -186,7 +203,7 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False, progress: boo
         for grid in config.grids]
     t0 = time.perf_counter()
     state = training.train(
-        _batch_loss, DCDMNet(config.architecture(), jax.random.PRNGKey(config.seed)),
+        _batch_loss, weights.network(config.architecture(), jax.random.PRNGKey(config.seed)),
         make_optimizer(config), make_batches(config, arrays), config.steps,
         out_dir=run_dir / "checkpoints", seed=config.seed + 1, config=config.resume_key(),
         checkpoint_every=config.checkpoint_every, resume=resume, progress=progress,
@@ -199,7 +216,7 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False, progress: boo
     return path
 
 
-def _batch_loss(net: DCDMNet, batch: dict[str, Any]) -> jax.Array:
+def _batch_loss(net: DCDMNet | PaperNet, batch: dict[str, Any]) -> jax.Array:
     return loss_fn(net, **batch)
 
 

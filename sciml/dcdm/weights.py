@@ -3,18 +3,23 @@
 The JSON file holds the architecture (:class:`sciml.dcdm.model.Architecture`), the training
 configuration and command, the seed, the grid, a loss-history summary, validation results and
 the SHA-256 of the ``.eqx`` file. Loading rebuilds the network skeleton from the architecture,
-checks the hash and deserialises the arrays with :func:`equinox.tree_deserialise_leaves`.
+checks the hash and reads the arrays (:func:`equinox.tree_serialise_leaves`' format).
 Anything missing or inconsistent raises :class:`solvers.errors.ModelLoadError` naming the
 command that regenerates the file.
 
 Shipped networks live in ``sciml/dcdm/weights/`` (package data) and are addressed by name
-(``"poisson2d"``, ``"poisson3d"``, ``"diffusion2d"``); any other model by
+(``"poisson2d"``, ``"poisson3d"``, ``"diffusion2d"``, and ``"paper-poisson2d"``, the
+paper's architecture); any other model by
 the path of its ``.eqx`` or ``.json`` file or of a directory holding one pair. The name
 ``"fixed"`` is the untrained baseline :func:`sciml.dcdm.model.fixed_hierarchy` (no file).
 
+Two architectures: the JSON's ``kind`` says which class the arrays belong to,
+``"multilevel"`` (:class:`~sciml.dcdm.model.DCDMNet`, the default for files without the
+field, as written before it existed) or ``"paper"`` (:class:`~sciml.dcdm.paper_net.PaperNet`).
+
 Loading is light: the skeleton the arrays are read into is built abstractly
-(:func:`equinox.filter_eval_shape`, no random initialisation run), so loading costs the file
-read and the hash, no JAX computation.
+(:func:`sciml.dcdm.model.skeleton`, no random initialisation run) and the arrays are read as
+NumPy arrays, so loading costs the file read and the hash, no JAX computation.
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import numpy as np
 
-from sciml.dcdm.model import Architecture, DCDMNet, fixed_hierarchy
+from sciml.dcdm import paper_net
+from sciml.dcdm.model import Architecture, DCDMNet, fixed_hierarchy, skeleton
+from sciml.dcdm.paper_net import PaperConfig, PaperNet
 from sciml.persist import atomic_write, atomic_write_text
 from solvers.errors import ModelLoadError
 
@@ -36,16 +44,33 @@ from solvers.errors import ModelLoadError
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: The networks shipped with the package.
 SHIPPED = ("poisson2d", "poisson3d", "diffusion2d", "diffusion3d")
+#: Shipped networks of the paper's architecture (:mod:`sciml.dcdm.paper_net`), for comparison.
+PAPER_SHIPPED = ("paper-poisson2d",)
+#: Every name ``model=`` accepts besides a path (and ``"fixed"``).
+AVAILABLE = SHIPPED + PAPER_SHIPPED
+#: By a weight file's ``kind``: (configuration class, network class, skeleton builder).
+KINDS = {"multilevel": (Architecture, DCDMNet, skeleton),
+         "paper": (PaperConfig, PaperNet, paper_net.skeleton)}
 #: The untrained baseline, built in code: :func:`sciml.dcdm.model.fixed_hierarchy`.
 FIXED = "fixed"
 FORMAT_VERSION = 1
 
-_CACHE: dict[tuple[str, int, int], tuple[DCDMNet, dict]] = {}
+_CACHE: dict[tuple[str, int, int], tuple[DCDMNet | PaperNet, dict]] = {}
+
+
+def kind_of(arch: Architecture | PaperConfig) -> str:
+    """The ``kind`` a weight file records for ``arch``: ``"multilevel"`` or ``"paper"``."""
+    return getattr(arch, "kind", "multilevel")
+
+
+def network(arch: Architecture | PaperConfig, key: jax.Array) -> DCDMNet | PaperNet:
+    """A freshly initialised network of ``arch``'s kind."""
+    return KINDS[kind_of(arch)][1](arch, key)
 
 
 def regenerate_hint(name: str) -> str:
     """How to rebuild the weights of ``name``."""
-    if name in SHIPPED:
+    if name in AVAILABLE:
         return (f"regenerate them with `python -m sciml train-dcdm --model {name} --install` "
                 f"(or all shipped models: `bash scripts/train-dcdm-weights.sh`), or reinstall "
                 f"the package")
@@ -58,7 +83,7 @@ def resolve(model: str | os.PathLike) -> tuple[str, Path, Path]:
     text = os.fspath(model)
     if text == FIXED:
         return text, Path(), Path()
-    if text in SHIPPED:
+    if text in AVAILABLE:
         return text, WEIGHTS_DIR / f"{text}.eqx", WEIGHTS_DIR / f"{text}.json"
     path = Path(text).expanduser()
     if path.is_dir():
@@ -71,18 +96,19 @@ def resolve(model: str | os.PathLike) -> tuple[str, Path, Path]:
     if path.suffix not in (".eqx", ".json"):
         if not path.exists() and os.sep not in text and "." not in text:
             raise ModelLoadError(
-                f"unknown DCDM model {text!r}: not a shipped model ({', '.join(SHIPPED)}) "
-                f"nor a path to a .eqx/.json weight file")
+                f"unknown DCDM model {text!r}: not a shipped model ({', '.join(AVAILABLE)}), "
+                f"'{FIXED}' nor a path to a .eqx/.json weight file")
         raise ModelLoadError(f"DCDM model path {path} must end in .eqx or .json")
     return path.stem, path.with_suffix(".eqx"), path.with_suffix(".json")
 
 
-def save(net: DCDMNet, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:
+def save(net: DCDMNet | PaperNet, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:
     """Write ``path`` (``.eqx``) and its ``.json`` sidecar atomically; returns the .eqx path."""
     eqx_path = atomic_write(Path(path).with_suffix(".eqx"),
                             lambda f: eqx.tree_serialise_leaves(f, net))
     meta = dict(metadata)
-    meta.update(format=FORMAT_VERSION, architecture=net.arch.to_json(),
+    meta.update(format=FORMAT_VERSION, kind=kind_of(net.arch),
+                architecture=net.arch.to_json(),
                 parameters=net.parameter_count, sha256=_sha256(eqx_path),
                 bytes=eqx_path.stat().st_size)
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
@@ -91,12 +117,12 @@ def save(net: DCDMNet, path: str | os.PathLike, metadata: dict[str, Any]) -> Pat
 
 
 def load(model: str | os.PathLike, ndim: int | None = None,
-         coefficient: bool = False) -> tuple[DCDMNet, dict[str, Any]]:
+         coefficient: bool = False) -> tuple[DCDMNet | PaperNet, dict[str, Any]]:
     """Load a network by shipped name or path; raises :class:`ModelLoadError` on any problem.
 
     ``model="fixed"`` builds the untrained baseline for ``ndim``-D grids instead (with the
     coefficient channel if ``coefficient``). Results are cached per file (path, size,
-    modification time).
+    modification time). The JSON's ``kind`` picks the class (``"multilevel"`` if absent).
     """
     if os.fspath(model) == FIXED:
         if ndim is None:
@@ -114,7 +140,8 @@ def load(model: str | os.PathLike, ndim: int | None = None,
         return _CACHE[key]
     try:
         meta = json.loads(json_path.read_text())
-        arch = Architecture.from_json(meta["architecture"])
+        config_class, _, build_skeleton = KINDS[meta.get("kind", "multilevel")]
+        arch = config_class.from_json(meta["architecture"])
         expected = meta["sha256"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelLoadError(f"DCDM metadata {json_path} is corrupt ({exc}); {hint}") from None
@@ -122,14 +149,31 @@ def load(model: str | os.PathLike, ndim: int | None = None,
         raise ModelLoadError(
             f"DCDM weight file {eqx_path} is corrupt (SHA-256 differs from {json_path.name}); "
             f"{hint}")
-    skeleton = eqx.filter_eval_shape(DCDMNet, arch, jax.random.PRNGKey(0))
     try:
-        net = eqx.tree_deserialise_leaves(eqx_path, skeleton)
+        net = _read_arrays(eqx_path, build_skeleton(arch))
     except Exception as exc:  # equinox/numpy raise various types on a bad file
         raise ModelLoadError(f"DCDM weight file {eqx_path} cannot be read ({exc}); {hint}") \
             from None
     _CACHE[key] = (net, meta)
     return net, meta
+
+
+def _read_arrays(path: Path, like: Any) -> Any:
+    """The arrays of ``path`` read into the NumPy leaves of ``like``, shapes and dtypes checked.
+
+    The format is :func:`equinox.tree_serialise_leaves`' (one ``.npy`` per leaf, in leaf
+    order), read with NumPy: equinox's reader makes JAX arrays, one eager op each.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(like)
+    with open(path, "rb") as f:
+        arrays = [np.load(f) for _ in leaves]
+        if f.read(1):
+            raise ValueError("trailing data after the last array")
+    for old, new in zip(leaves, arrays, strict=True):
+        if old.shape != new.shape or old.dtype != new.dtype:
+            raise ValueError(f"an array is {new.dtype}{list(new.shape)}, expected "
+                             f"{old.dtype}{list(old.shape)}")
+    return jax.tree_util.tree_unflatten(treedef, arrays)
 
 
 def _sha256(path: Path) -> str:
