@@ -15,6 +15,12 @@ A run that writes into an output folder and can be resumed (training, batch solv
 configuration there; :func:`check_resume` compares it with the configuration of the run that
 wants to continue and raises :class:`ResumeMismatchError` listing every difference.
 
+Trained weights are an equinox ``.eqx`` file (:func:`equinox.tree_serialise_leaves`) with a
+``.json`` sidecar holding the metadata needed to rebuild the model and the file's SHA-256:
+:func:`save_weights` writes both, :func:`load_weights` checks both and raises
+:class:`~solvers.errors.ModelLoadError` (with the caller's rebuild hint) on anything missing,
+corrupt or not matching.
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -27,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -34,10 +41,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from solvers.errors import SolverError
+from solvers.errors import ModelLoadError, SolverError
 
 __all__ = ["ResumeMismatchError", "StateFileError", "atomic_write", "atomic_write_text",
-           "check_resume", "read_state", "write_state"]
+           "check_resume", "load_weights", "read_state", "save_weights", "write_state"]
 
 
 class StateFileError(SolverError, OSError):
@@ -136,6 +143,55 @@ def read_state(path: str | os.PathLike, kind: str, version: int) -> dict:
                              f"{type(envelope['payload']).__name__}, expected an object; "
                              f"it is corrupt: delete it to start over")
     return envelope["payload"]
+
+
+def save_weights(path: str | os.PathLike, model: Any, metadata: dict[str, Any]) -> Path:
+    """Write ``model``'s arrays to ``path`` (``.eqx``) and ``metadata`` plus the file's
+    ``sha256`` and ``bytes`` to its ``.json`` sidecar, both atomically; returns the .eqx path."""
+    import equinox as eqx
+
+    eqx_path = atomic_write(Path(path).with_suffix(".eqx"),
+                            lambda f: eqx.tree_serialise_leaves(f, model))
+    meta = dict(metadata, sha256=hashlib.sha256(eqx_path.read_bytes()).hexdigest(),
+                bytes=eqx_path.stat().st_size)
+    atomic_write_text(eqx_path.with_suffix(".json"),
+                      json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    return eqx_path
+
+
+def load_weights(eqx_path: Path, skeleton: Callable[[dict[str, Any]], Any], what: str,
+                 hint: str) -> tuple[Any, dict[str, Any]]:
+    """``(model, metadata)`` from ``eqx_path`` and its ``.json`` sidecar.
+
+    ``skeleton(metadata)`` builds a model of the right structure for the arrays; ``what``
+    names the file in messages (``"DMM weight"``) and ``hint`` says how to rebuild it.
+
+    Raises
+    ------
+    solvers.errors.ModelLoadError
+        A file is missing, the metadata is corrupt, the SHA-256 differs, or the arrays do not
+        fit the skeleton.
+    """
+    import equinox as eqx
+
+    json_path = eqx_path.with_suffix(".json")
+    for path in (eqx_path, json_path):
+        if not path.is_file():
+            raise ModelLoadError(f"{what} file {path} is missing; {hint}")
+    try:
+        meta = json.loads(json_path.read_text())
+        like = skeleton(meta)
+        expected = meta["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{what} metadata {json_path} is corrupt ({exc}); {hint}") from None
+    if hashlib.sha256(eqx_path.read_bytes()).hexdigest() != expected:
+        raise ModelLoadError(f"{what} file {eqx_path} is corrupt (SHA-256 differs from "
+                             f"{json_path.name}); {hint}")
+    try:
+        model = eqx.tree_deserialise_leaves(eqx_path, like)
+    except Exception as exc:  # equinox/numpy raise various types on a bad file
+        raise ModelLoadError(f"{what} file {eqx_path} cannot be read ({exc}); {hint}") from None
+    return model, meta
 
 
 def check_resume(saved: dict, current: dict, where: str | os.PathLike) -> None:

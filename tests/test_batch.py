@@ -84,14 +84,7 @@ def test_killed_batch_resumes_without_lost_or_repeated_samples(tmp_path):
     ["--method", "nope"], ["--pc", "nope"], ["--count", "-1"], ["--shard-size", "0"],
     ["--grid", "0", "4"], ["--rtol", "-1"], ["--length-scale", "0"], ["--max-shards", "-1"],
     ["--backend", "nope"]])
-def test_bad_arguments_exit_2_and_write_nothing(tmp_path, bad, capsys):
+def test_bad_arguments_exit_2_and_write_nothing(tmp_path, bad, assert_cli_rejects):
     """Every argument is checked before the manifest is written (it was written first)."""
-    from sciml.__main__ import main
-
-    args = ["batch", "--count", "4", "--grid", "8", "8", "--out", str(tmp_path / "out"), *bad]
-    try:
-        status = main(args)
-    except SystemExit as exc:  # argparse's own errors
-        status = exc.code
-    assert status == 2 and not (tmp_path / "out").exists()
-    assert "error:" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert_cli_rejects(["batch", "--count", "4", "--grid", "8", "8", "--out", str(out), *bad], out)

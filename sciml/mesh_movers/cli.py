@@ -12,6 +12,7 @@ import argparse
 import shutil
 from pathlib import Path
 
+from sciml.cli_options import add_run_options
 from sciml.mesh_movers.model import Architecture
 from sciml.mesh_movers.train import TrainConfig, train
 from sciml.mesh_movers.weights import WEIGHTS_DIR
@@ -32,13 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--lr", type=float, default=defaults.lr, help="peak Adam learning rate")
     parser.add_argument("--alpha", type=float, default=defaults.alpha, help="monitor alpha")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of everything")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"output directory (default ./{DEFAULT_OUT})")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the last checkpoint in --out")
-    parser.add_argument("--install", action="store_true",
-                        help="copy the final weights into the package")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_options(parser, DEFAULT_OUT, install="sciml/mesh_movers/weights")
     parser.set_defaults(func=run)
     return parser
 

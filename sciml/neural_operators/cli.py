@@ -23,6 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sciml.cli_options import add_run_options
+
 DEFAULT_OUT = Path("sciml-out") / "operator"
 
 
@@ -43,8 +45,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=("fno", "mgno"), required=True)
     parser.add_argument("--data", type=Path, required=True, help="a datagen directory")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"output directory (default ./{DEFAULT_OUT})")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate")
@@ -59,9 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="evaluate the held-out set every EPOCHS epochs")
     parser.add_argument("--set", dest="architecture", type=_setting, action="append",
                         default=[], metavar="KEY=VALUE", help="architecture option")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the last checkpoint in --out")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_options(parser, DEFAULT_OUT)
     parser.set_defaults(func=run)
     return parser
 

@@ -15,8 +15,6 @@ model by the path of its ``.eqx`` or ``.json`` file.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ import numpy as np
 from sciml.neural_operators.data import Normaliser
 from sciml.neural_operators.fno import FNO, FNOConfig
 from sciml.neural_operators.mgno import MgNO, MgNOConfig
-from sciml.persist import atomic_write, atomic_write_text
+from sciml.persist import load_weights, save_weights
 from solvers.errors import InvalidOptionError, ModelLoadError
 
 __all__ = ["ARCHITECTURES", "SHIPPED", "WEIGHTS_DIR", "TrainedOperator", "build", "load",
@@ -94,17 +92,10 @@ def _predict(model: eqx.Module, a: jax.Array) -> jax.Array:
 
 def save(op: TrainedOperator, path: str | os.PathLike) -> Path:
     """Write ``path`` (``.eqx``) and its ``.json`` sidecar atomically; returns the .eqx path."""
-    eqx_path = atomic_write(Path(path).with_suffix(".eqx"),
-                            lambda f: eqx.tree_serialise_leaves(f, op.model))
-    meta = dict(op.metadata)
-    meta.update(format=FORMAT_VERSION, model=op.kind,
+    meta = dict(op.metadata, format=FORMAT_VERSION, model=op.kind,
                 architecture=dataclasses.asdict(op.model.config),
-                normaliser=op.normaliser.to_json(), parameters=op.parameter_count,
-                sha256=hashlib.sha256(eqx_path.read_bytes()).hexdigest(),
-                bytes=eqx_path.stat().st_size)
-    atomic_write_text(eqx_path.with_suffix(".json"), json.dumps(meta, indent=1, sort_keys=True)
-                      + "\n")
-    return eqx_path
+                normaliser=op.normaliser.to_json(), parameters=op.parameter_count)
+    return save_weights(path, op.model, meta)
 
 
 def resolve(name: str | os.PathLike) -> tuple[str | None, Path, str]:
@@ -133,27 +124,14 @@ def load(name: str | os.PathLike) -> TrainedOperator:
         the architecture; the message says how to rebuild it.
     """
     kind, eqx_path, hint = resolve(name)
-    json_path = eqx_path.with_suffix(".json")
-    for path in (eqx_path, json_path):
-        if not path.is_file():
-            raise ModelLoadError(f"neural operator file {path} is missing; {hint}")
-    try:
-        meta = json.loads(json_path.read_text())
-        skeleton = build(meta["model"], meta["architecture"])
-        normaliser = Normaliser(**meta["normaliser"])
-        expected = meta["sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelLoadError(f"neural operator metadata {json_path} is corrupt ({exc}); "
-                             f"{hint}") from None
+    model, meta = load_weights(eqx_path, _skeleton, "neural operator", hint)
     if kind is not None and meta["model"] != kind:
-        raise ModelLoadError(f"{name!r} asks for an {kind} but {json_path} holds an "
-                             f"{meta['model']}; use '{meta['model']}:{eqx_path.stem}'")
-    if hashlib.sha256(eqx_path.read_bytes()).hexdigest() != expected:
-        raise ModelLoadError(f"neural operator file {eqx_path} is corrupt (SHA-256 differs from "
-                             f"{json_path.name}); {hint}")
-    try:
-        model = eqx.tree_deserialise_leaves(eqx_path, skeleton)
-    except Exception as exc:  # equinox/numpy raise various types on a bad file
-        raise ModelLoadError(f"neural operator file {eqx_path} cannot be read ({exc}); "
-                             f"{hint}") from None
-    return TrainedOperator(model, normaliser, meta)
+        raise ModelLoadError(f"{name!r} asks for an {kind} but {eqx_path.with_suffix('.json')} "
+                             f"holds an {meta['model']}; use '{meta['model']}:{eqx_path.stem}'")
+    return TrainedOperator(model, Normaliser(**meta["normaliser"]), meta)
+
+
+def _skeleton(meta: dict[str, Any]) -> eqx.Module:
+    """A model of the saved architecture (its normaliser checked too)."""
+    Normaliser(**meta["normaliser"])
+    return build(meta["model"], meta["architecture"])
