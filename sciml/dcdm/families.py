@@ -66,7 +66,7 @@ FAMILIES: dict[str, Family] = {
                grids=(32, 64, 128), steps=4000, batch=16, lr=1e-3, ritz=1000,
                widths=(16,)),
         Family("poisson3d", 3, "poisson", False, "3D Poisson, 7-point, Dirichlet",
-               grids=(16, 32), steps=4000, batch=4, lr=1e-3, ritz=600, widths=(8, 16)),
+               grids=(16, 32, 64), steps=4000, batch=4, lr=1e-3, ritz=600, widths=(8, 16)),
         Family("diffusion2d", 2, "diffusion", True,
                "2D log-normal diffusion -div(exp(g) grad u), l = 0.1, var = 1",
                grids=(32, 64, 128), steps=4000, batch=16, lr=1e-3, ritz=400, widths=(16,),
