@@ -44,7 +44,8 @@ from typing import Any, BinaryIO
 from solvers.errors import ModelLoadError, SolverError
 
 __all__ = ["ResumeMismatchError", "StateFileError", "atomic_write", "atomic_write_text",
-           "check_resume", "load_weights", "read_state", "save_weights", "write_state"]
+           "check_resume", "load_weights", "read_arrays", "read_state", "save_weights",
+           "sha256_of", "write_state"]
 
 
 class StateFileError(SolverError, OSError):
@@ -152,19 +153,30 @@ def save_weights(path: str | os.PathLike, model: Any, metadata: dict[str, Any]) 
 
     eqx_path = atomic_write(Path(path).with_suffix(".eqx"),
                             lambda f: eqx.tree_serialise_leaves(f, model))
-    meta = dict(metadata, sha256=hashlib.sha256(eqx_path.read_bytes()).hexdigest(),
-                bytes=eqx_path.stat().st_size)
+    meta = dict(metadata, sha256=sha256_of(eqx_path), bytes=eqx_path.stat().st_size)
     atomic_write_text(eqx_path.with_suffix(".json"),
                       json.dumps(meta, indent=1, sort_keys=True) + "\n")
     return eqx_path
 
 
+def sha256_of(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def load_weights(eqx_path: Path, skeleton: Callable[[dict[str, Any]], Any], what: str,
-                 hint: str) -> tuple[Any, dict[str, Any]]:
+                 hint: str, read: Callable[[Path, Any], Any] | None = None
+                 ) -> tuple[Any, dict[str, Any]]:
     """``(model, metadata)`` from ``eqx_path`` and its ``.json`` sidecar.
 
     ``skeleton(metadata)`` builds a model of the right structure for the arrays; ``what``
     names the file in messages (``"DMM weight"``) and ``hint`` says how to rebuild it.
+    ``read(eqx_path, skeleton)`` reads the arrays into it (default
+    :func:`equinox.tree_deserialise_leaves`; :func:`read_arrays` gives NumPy leaves).
 
     Raises
     ------
@@ -172,8 +184,10 @@ def load_weights(eqx_path: Path, skeleton: Callable[[dict[str, Any]], Any], what
         A file is missing, the metadata is corrupt, the SHA-256 differs, or the arrays do not
         fit the skeleton.
     """
-    import equinox as eqx
+    if read is None:
+        import equinox as eqx
 
+        read = eqx.tree_deserialise_leaves
     json_path = eqx_path.with_suffix(".json")
     for path in (eqx_path, json_path):
         if not path.is_file():
@@ -184,14 +198,37 @@ def load_weights(eqx_path: Path, skeleton: Callable[[dict[str, Any]], Any], what
         expected = meta["sha256"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelLoadError(f"{what} metadata {json_path} is corrupt ({exc}); {hint}") from None
-    if hashlib.sha256(eqx_path.read_bytes()).hexdigest() != expected:
+    if sha256_of(eqx_path) != expected:
         raise ModelLoadError(f"{what} file {eqx_path} is corrupt (SHA-256 differs from "
                              f"{json_path.name}); {hint}")
     try:
-        model = eqx.tree_deserialise_leaves(eqx_path, like)
+        model = read(eqx_path, like)
     except Exception as exc:  # equinox/numpy raise various types on a bad file
         raise ModelLoadError(f"{what} file {eqx_path} cannot be read ({exc}); {hint}") from None
     return model, meta
+
+
+def read_arrays(path: Path, like: Any) -> Any:
+    """The arrays of ``path`` read into the leaves of ``like`` as NumPy arrays, shapes and
+    dtypes checked.
+
+    The format is :func:`equinox.tree_serialise_leaves`' (one ``.npy`` per leaf, in leaf
+    order), read with NumPy: equinox's reader makes JAX arrays, one small compiled op each,
+    which is most of a light model's loading time in a fresh process.
+    """
+    import jax
+    import numpy as np
+
+    leaves, treedef = jax.tree_util.tree_flatten(like)
+    with open(path, "rb") as f:
+        arrays = [np.load(f) for _ in leaves]
+        if f.read(1):
+            raise ValueError("trailing data after the last array")
+    for old, new in zip(leaves, arrays, strict=True):
+        if old.shape != new.shape or old.dtype != new.dtype:
+            raise ValueError(f"an array is {new.dtype}{list(new.shape)}, expected "
+                             f"{old.dtype}{list(old.shape)}")
+    return jax.tree_util.tree_unflatten(treedef, arrays)
 
 
 def check_resume(saved: dict, current: dict, where: str | os.PathLike) -> None:

@@ -26,7 +26,7 @@ from sciml.dcdm.model import Architecture, DCDMNet, fixed_hierarchy
 from sciml.dcdm.ritz import ritz_pairs
 from sciml.dcdm.stencil import apply, bands_from_matrix, infer_shape
 from sciml.dcdm.train import TrainConfig, train
-from sciml.persist import ResumeMismatchError
+from sciml.persist import ResumeMismatchError, sha256_of
 from sciml.training import read_checkpoint
 from solvers import Solver, registry, solve
 from solvers.errors import InvalidOptionError, ModelLoadError
@@ -319,7 +319,7 @@ def test_truncated_file_with_matching_hash_cannot_be_read(tmp_path: Path) -> Non
     path = _copy_model(tmp_path)
     path.write_bytes(path.read_bytes()[:64])
     meta = json.loads(path.with_suffix(".json").read_text())
-    meta["sha256"] = weights._sha256(path)
+    meta["sha256"] = sha256_of(path)
     path.with_suffix(".json").write_text(json.dumps(meta))
     with pytest.raises(ModelLoadError, match="cannot be read"):
         weights.load(path)

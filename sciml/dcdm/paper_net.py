@@ -52,6 +52,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from solvers.errors import InvalidOptionError
+
 _LAYOUT = {2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
 
 
@@ -86,11 +88,11 @@ class PaperConfig:
 
     def __post_init__(self) -> None:
         if self.ndim not in (2, 3):
-            raise ValueError(f"ndim must be 2 or 3, not {self.ndim!r}")
+            raise InvalidOptionError(f"PaperConfig: ndim must be 2 or 3, not {self.ndim!r}")
         if self.channels < 1 or self.kernel % 2 != 1:
-            raise ValueError(f"need channels >= 1 and an odd kernel: {self}")
+            raise InvalidOptionError(f"PaperConfig: need channels >= 1 and an odd kernel: {self}")
         if min(self.fine_blocks, self.coarse_blocks, self.post_blocks) < 0:
-            raise ValueError(f"block counts must be >= 0: {self}")
+            raise InvalidOptionError(f"PaperConfig: block counts must be >= 0: {self}")
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -24,20 +24,16 @@ NumPy arrays, so loading costs the file read and the hash, no JAX computation.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-import equinox as eqx
 import jax
-import numpy as np
 
 from sciml.dcdm import paper_net
 from sciml.dcdm.model import Architecture, DCDMNet, fixed_hierarchy, skeleton
 from sciml.dcdm.paper_net import PaperConfig, PaperNet
-from sciml.persist import atomic_write, atomic_write_text
+from sciml.persist import load_weights, read_arrays, save_weights
 from solvers.errors import ModelLoadError
 
 #: Where the shipped weights live (inside the package).
@@ -104,16 +100,9 @@ def resolve(model: str | os.PathLike) -> tuple[str, Path, Path]:
 
 def save(net: DCDMNet | PaperNet, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:
     """Write ``path`` (``.eqx``) and its ``.json`` sidecar atomically; returns the .eqx path."""
-    eqx_path = atomic_write(Path(path).with_suffix(".eqx"),
-                            lambda f: eqx.tree_serialise_leaves(f, net))
-    meta = dict(metadata)
-    meta.update(format=FORMAT_VERSION, kind=kind_of(net.arch),
-                architecture=net.arch.to_json(),
-                parameters=net.parameter_count, sha256=_sha256(eqx_path),
-                bytes=eqx_path.stat().st_size)
-    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
-    atomic_write_text(eqx_path.with_suffix(".json"), text)
-    return eqx_path
+    return save_weights(path, net, dict(metadata, format=FORMAT_VERSION, kind=kind_of(net.arch),
+                                        architecture=net.arch.to_json(),
+                                        parameters=net.parameter_count))
 
 
 def load(model: str | os.PathLike, ndim: int | None = None,
@@ -130,55 +119,19 @@ def load(model: str | os.PathLike, ndim: int | None = None,
         return (fixed_hierarchy(ndim, coefficient),
                 {"model": FIXED, "family": "untrained BPX-like hierarchy"})
     name, eqx_path, json_path = resolve(model)
-    hint = regenerate_hint(name)
-    for path in (eqx_path, json_path):
-        if not path.is_file():
-            raise ModelLoadError(f"DCDM weight file {path} is missing; {hint}")
-    stat = eqx_path.stat()
-    key = (str(eqx_path), stat.st_size, stat.st_mtime_ns)
-    if key in _CACHE:
-        return _CACHE[key]
-    try:
-        meta = json.loads(json_path.read_text())
-        config_class, _, build_skeleton = KINDS[meta.get("kind", "multilevel")]
-        arch = config_class.from_json(meta["architecture"])
-        expected = meta["sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelLoadError(f"DCDM metadata {json_path} is corrupt ({exc}); {hint}") from None
-    if _sha256(eqx_path) != expected:
-        raise ModelLoadError(
-            f"DCDM weight file {eqx_path} is corrupt (SHA-256 differs from {json_path.name}); "
-            f"{hint}")
-    try:
-        net = _read_arrays(eqx_path, build_skeleton(arch))
-    except Exception as exc:  # equinox/numpy raise various types on a bad file
-        raise ModelLoadError(f"DCDM weight file {eqx_path} cannot be read ({exc}); {hint}") \
-            from None
+    key = None
+    if eqx_path.is_file() and json_path.is_file():
+        stat = eqx_path.stat()
+        key = (str(eqx_path), stat.st_size, stat.st_mtime_ns)
+        if key in _CACHE:
+            return _CACHE[key]
+    net, meta = load_weights(eqx_path, _skeleton, "DCDM weight", regenerate_hint(name),
+                             read=read_arrays)
     _CACHE[key] = (net, meta)
     return net, meta
 
 
-def _read_arrays(path: Path, like: Any) -> Any:
-    """The arrays of ``path`` read into the NumPy leaves of ``like``, shapes and dtypes checked.
-
-    The format is :func:`equinox.tree_serialise_leaves`' (one ``.npy`` per leaf, in leaf
-    order), read with NumPy: equinox's reader makes JAX arrays, one eager op each.
-    """
-    leaves, treedef = jax.tree_util.tree_flatten(like)
-    with open(path, "rb") as f:
-        arrays = [np.load(f) for _ in leaves]
-        if f.read(1):
-            raise ValueError("trailing data after the last array")
-    for old, new in zip(leaves, arrays, strict=True):
-        if old.shape != new.shape or old.dtype != new.dtype:
-            raise ValueError(f"an array is {new.dtype}{list(new.shape)}, expected "
-                             f"{old.dtype}{list(old.shape)}")
-    return jax.tree_util.tree_unflatten(treedef, arrays)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _skeleton(meta: dict[str, Any]) -> DCDMNet | PaperNet:
+    """The network of the JSON's ``kind`` and architecture, with NumPy leaves to read into."""
+    config_class, _, build_skeleton = KINDS[meta.get("kind", "multilevel")]
+    return build_skeleton(config_class.from_json(meta["architecture"]))
