@@ -8,44 +8,25 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from solvers import backends, finish, monitor, registry
+from solvers import backends, finish, monitor, small
 from solvers.errors import BreakdownError, InvalidOptionError, InvalidSystemError
+from solvers.request import SCIPY_SPELLINGS, Request, Store
 from solvers.result import SolveResult
 from solvers.stopping import StoppingRule
 from solvers.system import check_callback, is_problem, preconditioner_argument
 
-#: Keywords of SciPy's solvers that are spelled otherwise here (or that SciPy removed), and
-#: what to write instead.
-SCIPY_SPELLINGS = {
-    "tol": "use rtol= (SciPy removed tol in 1.14; the test is ||b - A x|| <= max(rtol ||b||, "
-           "atol))",
-    "restrt": "use restart= (SciPy's old GMRES spelling)",
-    "callback_type": "callback(xk) receives the current iterate after every iteration (inner "
-                     "iterations of GMRES, as SciPy's 'x' does per restart); residual norms "
-                     "are in res.residuals, or pass monitor=True",
-    "show": "use monitor=True to print one line per iteration",
-    "verbose": "use monitor=True to print one line per iteration",
-}
+__all__ = ["SCIPY_SPELLINGS", "Solver", "solve", "solve_keywords"]
 
-
-@dataclass
-class SolverCache:
-    """What a :class:`Solver` reuses between solves, apart from carried state.
-
-    ``components``: the method/preconditioner objects, built once with their parameters;
-    ``setups``: each component's setup keyed by the matrix fingerprint it was built for;
-    ``backends``: each backend's own typed state (PETSc KSPs and matrices, JAX conversions).
-    """
-
-    components: dict[tuple[str, str], Any] = field(default_factory=dict)
-    setups: dict[tuple[str, str], tuple[tuple, Any]] = field(default_factory=dict)
-    backends: dict[str, Any] = field(default_factory=dict)
+#: ``solve()``'s validated requests by their arguments (hashable ones only), so a simulation
+#: that calls ``solve(A, b, method="cg")`` every step validates its options once.
+_REQUESTS: dict[tuple, Request] = {}
+_REQUESTS_MAX = 256
+_PLAIN = (str, int, float, bool)
 
 
 class Solver:
@@ -68,6 +49,9 @@ class Solver:
     rtol, atol, maxiter
         Stopping rule ``||b - A x|| <= max(rtol ||b||, atol)``; ``maxiter=None`` means 10 n.
         (SciPy's removed ``tol=`` is refused with a pointer to ``rtol=``.)
+    dtol
+        Divergence tolerance, PETSc's meaning: stop with ``reason="diverged_dtol"`` when
+        ``||r_k|| > dtol ||r_0||`` (default 1e5; ``math.inf`` switches it off).
     M
         SciPy's name for the preconditioner ``M ~ A^{-1}`` (matrix, ``LinearOperator`` or
         callable): the same as ``pc=``; giving both is an error.
@@ -81,15 +65,17 @@ class Solver:
         Raise :class:`solvers.errors.BreakdownError` instead of returning a non-converged result.
     **params
         Method or preconditioner parameters by keyword (``omega``, ``restart``, ``truncation``,
-        ``drop_tol``, ...); each goes to whichever of the two accepts it.
+        ``drop_tol``, ...), each declared by the method or pc with its valid range
+        (``solvers.registry.lookup(name).params``) and checked here, before anything is built;
+        each goes to whichever of the two declares it.
 
     Notes
     -----
-    State kept between ``solve`` calls: the setup of the method and preconditioner (LU
-    factors, AMG hierarchy, loaded network; :class:`SolverCache`), rebuilt only when the
-    matrix values change, and the *carried state* of components that learn or recycle
-    (``states``, keyed by ``(kind, name)``; see :mod:`solvers.method`), updated once per
-    ``solve`` call and returned as ``result.state``.
+    State kept between ``solve`` calls (:class:`solvers.request.Store`, ``solver.cache``): the
+    setup of the method and preconditioner (LU factors, AMG hierarchy, loaded network),
+    rebuilt only when the matrix values change, and the *carried state* of components that
+    learn or recycle (``states``, keyed by ``(kind, name)``; see :mod:`solvers.method`),
+    updated once per ``solve`` call and returned as ``result.state``.
 
     Examples
     --------
@@ -104,20 +90,38 @@ class Solver:
                  backend: str = "auto", rtol: float = 1e-5, atol: float = 0.0,
                  maxiter: int | None = None, M: Any = None, monitor: bool = False,
                  options: str | dict | None = None, raise_on_fail: bool = False,
-                 **params: Any) -> None:
-        self.stop = StoppingRule(rtol, atol, maxiter)
-        if backend != "auto":
-            backends.get(backend)
-        self.backend = backend
-        self.method = _canonical(method, "method")
-        self.pc = _canonical(preconditioner_argument(pc, M), "pc")
-        self.monitor = bool(monitor)
-        self.options = options
+                 dtol: float | None = None, **params: Any) -> None:
+        self.request = _request(method, pc, backend, rtol, atol, maxiter, M, monitor, options,
+                                raise_on_fail, dtol, params)
         self.raise_on_fail = raise_on_fail
-        self.params = params
-        self.cache = SolverCache()
-        self.states: dict[tuple[str, str], Any] = {}
-        self._check_params()
+        self.cache = Store()
+
+    @classmethod
+    def _one_shot(cls, request: Request, raise_on_fail: bool) -> Solver:
+        """The Solver behind one :func:`solve` call: nothing is kept for a next call."""
+        solver = cls.__new__(cls)
+        solver.request, solver.raise_on_fail = request, raise_on_fail
+        solver.cache = Store(keeps_setups=False)
+        return solver
+
+    @property
+    def method(self) -> str:
+        return self.request.method_name
+
+    @property
+    def pc(self) -> Any:
+        """The pc as given: its registered name, the caller's function/matrix, or ``None``."""
+        request = self.request
+        return request.user_pc if request.user_pc is not None else (
+            None if request.pc is None else request.pc.name)
+
+    @property
+    def backend(self) -> str:
+        return self.request.backend
+
+    @property
+    def stop(self) -> StoppingRule:
+        return self.request.stop
 
     @property
     def rtol(self) -> float:
@@ -131,52 +135,28 @@ class Solver:
     def maxiter(self) -> int | None:
         return self.stop.maxiter
 
-    def _check_params(self) -> None:
-        """Every keyword parameter must be taken by the method, the preconditioner or the
-        backend (:data:`solvers.backends.PARAMS`); SciPy spellings get their fix
-        (:data:`SCIPY_SPELLINGS`). With ``method="auto"`` a parameter must be taken by some
-        name registered so far."""
-        if not self.params:
-            return
-        if self.method == "auto":  # what auto may pick: built-in names (no plugin import)
-            entries = registry.entries(plugins=False)
-        else:
-            entries = [registry.lookup(self.method, "method")]
-            if isinstance(self.pc, str):
-                entries.append(registry.lookup(self.pc, "pc"))
-        accepted = set().union(*(entry.parameters() for entry in entries))
-        accepted |= backends.params(self.backend)
-        habits = [name for name in self.params if name in SCIPY_SPELLINGS and name not in accepted]
-        unknown = habits or (sorted(set(self.params) - accepted) if "**" not in accepted else [])
-        if unknown:
-            fixes = "".join(f" {name}: {SCIPY_SPELLINGS[name]}." for name in habits)
-            pc = self.pc if self.pc is None or isinstance(self.pc, str) else "custom"
-            raise InvalidOptionError(
-                f"unknown parameter(s) {', '.join(unknown)} for method={self.method!r}, "
-                f"pc={pc!r}.{fixes} Accepted: the keywords of solve(): "
-                f"{', '.join(solve_keywords())}; and the parameters of "
-                f"{'any method/pc' if self.method == 'auto' else 'this method/pc'}: "
-                f"{', '.join(sorted(accepted - {'**'})) or 'none'}"
-            )
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.request.params)
+
+    @property
+    def monitor(self) -> bool:
+        return self.request.monitor
+
+    @property
+    def options(self) -> str | dict | None:
+        return self.request.options
+
+    @property
+    def states(self) -> dict[tuple[str, str], Any]:
+        """Carried state of each stateful component, keyed by ``(kind, name)``."""
+        return self.cache.states
 
     def component(self, kind: str, name: str) -> Any:
         """The host method/preconditioner object for ``name``, built once with its parameters."""
-        key = (kind, name)
-        if key not in self.cache.components:
-            factory = registry.lookup(name, kind).factory
-            accepted = registry.factory_parameters(factory)
-            kwargs = {k: v for k, v in self.params.items() if k in accepted or "**" in accepted}
-            if kind == "pc" and "**" in accepted and self.method != "auto":
-                kwargs = {k: v for k, v in kwargs.items()
-                          if k not in registry.lookup(self.method, "method").parameters()}
-            self.cache.components[key] = factory(**kwargs)
-        return self.cache.components[key]
+        from solvers import registry
 
-    def backend_state(self, name: str, new: Callable[[], Any]) -> Any:
-        """Backend ``name``'s own state in this solver (created by ``new()`` on first use)."""
-        if name not in self.cache.backends:
-            self.cache.backends[name] = new()
-        return self.cache.backends[name]
+        return self.cache.component(registry.lookup(name, kind), self.request)  # type: ignore[arg-type]
 
     def solve(self, A: Any, b: Any = None, x0: Any = None,
               callback: Callable[[np.ndarray], Any] | None = None, *,
@@ -189,11 +169,14 @@ class Solver:
         check_callback(callback)
         b = _right_hand_side(A, b)
         x0 = _initial_guess(A, x0)
-        name = backends.detect(A, b) if self.backend == "auto" else self.backend
-        self._check_backend(name, callback)
-        result = finish.solve(self, backends.get(name), A, b, x0, callback, state)
-        monitor.LOGGER.debug("solve: %r", result)
-        if self.monitor:
+        request = self.request
+        name = backends.detect(A, b) if request.backend == "auto" else request.backend
+        _check_backend(request, name, callback)
+        result = finish.solve(request, self.cache, backends.get(name), A, b, x0, callback,
+                              state)
+        if monitor.LOGGER.isEnabledFor(10):
+            monitor.LOGGER.debug("solve: %r", result)
+        if request.monitor:
             monitor.report(result)
         if self.raise_on_fail and not result.converged:
             raise BreakdownError(
@@ -202,60 +185,81 @@ class Solver:
                 f"threshold={result.threshold:.3e})", result)
         return result
 
-    def _check_backend(self, backend: str, callback: Callable | None) -> None:
-        """Refuse a method or preconditioner that the chosen backend does not run, and what
-        the JAX backend's compiled loops cannot do (before any work)."""
-        for kind, name in (("method", self.method), ("pc", self.pc)):
-            if not isinstance(name, str) or name == "auto":
-                continue
-            entry = registry.lookup(name, kind)
-            if backend not in entry.backends:
-                raise InvalidOptionError(
-                    f"{kind} {name!r} does not run on the {backend!r} backend; it runs on: "
-                    f"{', '.join(entry.backends)}. Pass backend={entry.backends[0]!r}"
-                )
-        if backend == "jax":
-            self._check_jax(callback)
-
-    def _check_jax(self, callback: Callable | None) -> None:
-        """On JAX the loop is one compiled program: no per-iteration callback or monitor
-        (except for a method that runs through the host pipeline, ``JaxSpec.delegate``), and
-        only a jittable function as ``pc`` (not a SciPy matrix or ``LinearOperator``)."""
-        entry = None if self.method == "auto" else registry.lookup(self.method, "method")
-        delegated = entry is not None and entry.jax is not None and entry.jax.delegate
-        for given, what in ((callback is not None, "callback"), (self.monitor, "monitor=True")):
-            if given and not delegated:
-                raise InvalidOptionError(
-                    f"{what} is not supported on backend='jax' (the iteration runs on the "
-                    f"device as one compiled loop); read res.residuals afterwards, or use "
-                    f"backend='scipy'"
-                )
-        if isinstance(self.pc, spla.LinearOperator) and not delegated:
-            raise InvalidOptionError(
-                "a SciPy matrix or LinearOperator as pc/M runs on the host and PETSc backends; "
-                "on backend='jax' pass a jittable function r -> z (e.g. lambda r: Mj @ r with "
-                "Mj a jax array or BCOO matrix)"
-            )
-
     def __repr__(self) -> str:
-        pc = self.pc if self.pc is None or isinstance(self.pc, str) else "custom"
-        extra = {"monitor": self.monitor, "options": self.options,
+        request = self.request
+        extra = {"monitor": request.monitor, "options": request.options,
                  "raise_on_fail": self.raise_on_fail}
         shown = "".join(f", {k}={v!r}" for k, v in extra.items() if v)
-        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
-        return (f"Solver(method={self.method!r}, pc={pc!r}, backend={self.backend!r}, "
-                f"rtol={self.rtol}, atol={self.atol}, maxiter={self.maxiter}{shown}{params})")
+        params = "".join(f", {k}={v!r}" for k, v in request.params.items())
+        return (f"Solver(method={self.method!r}, pc={request.pc_label!r}, "
+                f"backend={self.backend!r}, rtol={self.rtol}, atol={self.atol}, "
+                f"maxiter={self.maxiter}{shown}{params})")
 
 
-def _canonical(name: Any, kind: registry.Kind) -> Any:
-    """A method/pc name as registered (``"CG"`` -> ``"cg"``); other values unchanged."""
-    if not isinstance(name, str):
-        if kind == "method":
-            registry.lookup(name, kind)  # raises: a method is a name
-        return name
-    if kind == "method" and name.lower() == "auto":
-        return "auto"
-    return registry.lookup(name, kind).name
+def _request(method: Any, pc: Any, backend: Any, rtol: Any, atol: Any, maxiter: Any, M: Any,
+             monitor: Any, options: Any, raise_on_fail: Any, dtol: Any,
+             params: dict[str, Any]) -> Request:
+    """Validate every argument of :class:`Solver` into a :class:`Request` (nothing built)."""
+    for name, value in (("monitor", monitor), ("raise_on_fail", raise_on_fail)):
+        if not isinstance(value, bool | np.bool_):
+            raise InvalidOptionError(f"{name} must be True or False, not {value!r}")
+    if not isinstance(method, str):
+        raise InvalidOptionError(f"method must be a string name such as 'cg', not "
+                                 f"{type(method).__name__}")
+    if not isinstance(backend, str):
+        raise InvalidOptionError(f"backend must be a string ('auto', 'scipy', 'petsc', "
+                                 f"'jax'), not {type(backend).__name__}")
+    backend = backend.lower()
+    if backend != "auto":
+        backends.get(backend)  # unknown -> InvalidOptionError; not installed -> says how
+    _check_options(options)
+    stop = StoppingRule(rtol, atol, maxiter) if dtol is None else StoppingRule(
+        rtol, atol, maxiter, dtol)
+    given = preconditioner_argument(pc, M)
+    user_pc = None if given is None or isinstance(given, str) else given
+    name = given if isinstance(given, str) else None
+    return Request.build(method, name, user_pc, stop, params, backend, options, bool(monitor))
+
+
+def _check_options(options: Any) -> None:
+    """PETSc options: a string ``"-ksp_type cg"``, a dict, or ``None``."""
+    if options is not None and not isinstance(options, str | dict):
+        raise InvalidOptionError(f"options must be a string like '-ksp_type cg' or a dict, "
+                                 f"not {type(options).__name__}")
+
+
+def _check_backend(request: Request, backend: str, callback: Callable | None) -> None:
+    """Refuse a method or preconditioner that the chosen backend does not run, and what
+    the JAX backend's compiled loops cannot do (before any work)."""
+    for entry in (request.method, request.pc):
+        if entry is not None and backend not in entry.backends:
+            raise InvalidOptionError(
+                f"{entry.label()} does not run on the {backend!r} backend; it runs on: "
+                f"{', '.join(entry.backends)}. Pass backend={entry.backends[0]!r}"
+            )
+    if backend == "jax":
+        _check_jax(request, callback)
+
+
+def _check_jax(request: Request, callback: Callable | None) -> None:
+    """On JAX the loop is one compiled program: no per-iteration callback or monitor
+    (except for a method that runs through the host pipeline, ``JaxSpec.delegate``), and
+    only a jittable function as ``pc`` (not a SciPy matrix or ``LinearOperator``)."""
+    entry = request.method
+    delegated = entry is not None and entry.jax is not None and entry.jax.delegate
+    for given, what in ((callback is not None, "callback"), (request.monitor, "monitor=True")):
+        if given and not delegated:
+            raise InvalidOptionError(
+                f"{what} is not supported on backend='jax' (the iteration runs on the "
+                f"device as one compiled loop); read res.residuals afterwards, or use "
+                f"backend='scipy'"
+            )
+    if isinstance(request.user_pc, spla.LinearOperator) and not delegated:
+        raise InvalidOptionError(
+            "a SciPy matrix or LinearOperator as pc/M runs on the host and PETSc backends; "
+            "on backend='jax' pass a jittable function r -> z (e.g. lambda r: Mj @ r with "
+            "Mj a jax array or BCOO matrix)"
+        )
 
 
 def _right_hand_side(A: Any, b: Any) -> Any:
@@ -286,7 +290,8 @@ def solve(A: Any, b: Any = None, method: str = "auto", pc: str | Callable | None
           maxiter: int | None = None, x0: Any = None,
           callback: Callable[[np.ndarray], Any] | None = None, M: Any = None,
           monitor: bool = False, options: str | dict | None = None,
-          raise_on_fail: bool = False, **params: Any) -> SolveResult:
+          raise_on_fail: bool = False, dtol: float | None = None,
+          **params: Any) -> SolveResult:
     """Solve the linear system ``A x = b``.
 
     Parameters
@@ -297,7 +302,7 @@ def solve(A: Any, b: Any = None, method: str = "auto", pc: str | Callable | None
     b
         Right-hand side (ndarray, jax array or petsc4py ``Vec``); ``x`` comes back in the same
         family. May be omitted when ``A`` is an :class:`operators.Problem` (its ``p.b``).
-    method, pc, backend, rtol, atol, maxiter, M, monitor, options, raise_on_fail, **params
+    method, pc, backend, rtol, atol, maxiter, dtol, M, monitor, options, raise_on_fail, **params
         As for :class:`Solver`.
     x0
         Initial guess (default zero), or the name of a trained neural operator
@@ -324,15 +329,41 @@ def solve(A: Any, b: Any = None, method: str = "auto", pc: str | Callable | None
     >>> res.converged, res.reason
     (True, <Reason.RTOL: 'rtol'>)
     """
-    solver = Solver(method, pc, backend=backend, rtol=rtol, atol=atol, maxiter=maxiter, M=M,
-                    monitor=monitor, options=options, raise_on_fail=raise_on_fail, **params)
+    key = _request_key(method, pc, backend, rtol, atol, maxiter, M, monitor, options,
+                       raise_on_fail, dtol, params)
+    request = _REQUESTS.get(key) if key is not None else None
+    if request is None:
+        request = _request(method, pc, backend, rtol, atol, maxiter, M, monitor, options,
+                           raise_on_fail, dtol, params)
+        if key is not None:
+            if len(_REQUESTS) >= _REQUESTS_MAX:
+                _REQUESTS.clear()
+            _REQUESTS[key] = request
+    if x0 is None and callback is None and small.applies(request, A, b):
+        result = small.solve(request, A, b)
+        if result is not None and (result.converged or not raise_on_fail):
+            return result
+    solver = Solver._one_shot(request, raise_on_fail)
     return solver.solve(A, b, x0=x0, callback=callback)
 
 
+def _request_key(*args: Any) -> tuple | None:
+    """A key for :data:`_REQUESTS`: the arguments with their types, when all are plain
+    (names, numbers, ``None``); ``None`` (no caching) for a function, matrix or list."""
+    *plain, params = args
+    values = (*plain, *params.keys(), *params.values())
+    if not all(v is None or type(v) in _PLAIN for v in values):
+        return None
+    from solvers.registry import generation
+
+    return (generation(), *map(type, values), *plain, *sorted(params.items()))
+
+
 def _initial_guess(A: Any, x0: Any) -> Any:
-    """``x0`` as given, or a trained operator's prediction when ``x0`` names one."""
+    """``x0`` as given, or the registered provider's guess when ``x0`` names one
+    (``"fno:darcy"``: :func:`solvers.guesses.initial_guess`)."""
     if not isinstance(x0, str):
         return x0
-    from sciml.neural_operators import initial_guess  # a learned component: import on use
+    from solvers.guesses import initial_guess
 
     return initial_guess(x0, A)

@@ -17,7 +17,9 @@ why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from solvers import registry
 from solvers.monitor import LOGGER
@@ -27,6 +29,10 @@ AUTO_DIRECT_MAX_N = 10_000
 #: A direct solve is tried as a fallback up to this many unknowns (2D/3D PDE matrices of this
 #: size factor in well under the machine's memory with COLAMD/nested-dissection orderings).
 AUTO_DIRECT_FALLBACK_MAX_N = 250_000
+#: Every ``(kind, name)`` the plan below may pick: the parameters they declare are the ones
+#: ``method="auto"`` accepts (:meth:`solvers.request.Request.check_params`).
+CANDIDATES = (("method", "direct"), ("method", "cg"), ("method", "minres"),
+              ("method", "gmres"), ("pc", "amg"), ("pc", "jacobi"), ("pc", "ilu"))
 
 
 @dataclass(frozen=True)
@@ -36,13 +42,15 @@ class Facts:
     ``assembled``: the backend holds ``A``'s entries (a matrix, or a stencil whose diagonal
     and products it knows), so preconditioners can be built; ``positive_definite`` is the SPD
     tag (``True``/``False`` from a Problem, ``None``: unknown); ``positive_diagonal`` whether
-    the diagonal is real and positive (``None``: matrix-free).
+    the diagonal is real and positive (``None``: matrix-free). ``symmetric`` and
+    ``positive_diagonal`` may be functions, called only when the plan needs them (a small
+    assembled system, solved directly, never does).
     """
 
     n: int
     assembled: bool
-    symmetric: bool
-    positive_diagonal: bool | None
+    symmetric: bool | Callable[[], bool]
+    positive_diagonal: bool | None | Callable[[], bool | None]
     positive_definite: bool | None = None
 
 
@@ -56,6 +64,10 @@ class Choice:
 
     def label(self) -> str:
         return self.method if self.pc == "none" else f"{self.method}+{self.pc}"
+
+    def as_dict(self) -> dict[str, str]:
+        """The choice as plain data (pyamg's ``solver_configuration`` style): logged, replayable."""
+        return {"method": self.method, "pc": self.pc, "why": self.why}
 
 
 def plan(facts: Facts, backend: str) -> list[Choice]:
@@ -80,14 +92,20 @@ def _plan(facts: Facts, backend: str) -> list[Choice]:
     direct = [Choice("direct", "none", "fallback: the system fits in memory")] if fits else []
     if facts.assembled and facts.n <= AUTO_DIRECT_MAX_N and runs("direct"):
         return [Choice("direct", "none", f"assembled and n <= {AUTO_DIRECT_MAX_N:,}: sparse LU")]
+    symmetric = _value(facts.symmetric)
     likely_spd = facts.positive_definite or (
-        facts.positive_definite is None and facts.symmetric and bool(facts.positive_diagonal))
+        facts.positive_definite is None and symmetric and bool(_value(facts.positive_diagonal)))
     minres = [Choice("minres", "none", "symmetric: MINRES")] if runs("minres") else []
     gmres = Choice("gmres", pc("ilu"), "nonsymmetric: restarted GMRES")
     if likely_spd:
         why = "SPD tag" if facts.positive_definite else "symmetric with a positive diagonal"
         first = Choice("cg", pc("amg", "jacobi"), f"{why} (likely SPD): preconditioned CG")
         return [first, *direct, *(minres or [gmres])]
-    if facts.symmetric:
+    if symmetric:
         return [*direct, *minres, gmres] if direct or minres else [gmres]
     return [gmres, *direct]
+
+
+def _value(fact: Any) -> Any:
+    """A fact, computed now if it was given as a function."""
+    return fact() if callable(fact) else fact

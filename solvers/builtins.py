@@ -6,7 +6,7 @@ host class, the JAX kernel and the PETSc KSP/PC mapping side by side.
 
 from __future__ import annotations
 
-from functools import partial
+from typing import Any
 
 from solvers.direct import Direct
 from solvers.krylov.bicgstab import BiCGStab
@@ -15,6 +15,7 @@ from solvers.krylov.fcg import FCG
 from solvers.krylov.gcrodr import GCRODR
 from solvers.krylov.gmres import GMRES
 from solvers.krylov.minres import MINRES
+from solvers.params import Param, omega, positive_int, seed
 from solvers.pc.amg import AMG
 from solvers.pc.icc import ICC
 from solvers.pc.ilu import ILU
@@ -29,6 +30,52 @@ _CG_CONTEXT = "solvers.backends.petsc.contexts:CGContext"
 _GCRODR_CONTEXT = "solvers.backends.petsc.gcrodr:GCRODRContext"
 _RECYCLE = {"restart": "ksp_gcrodr_restart", "recycle": "ksp_gcrodr_recycle"}
 
+#: Upper bounds that keep memory and time finite: a Krylov basis of ``restart`` vectors of
+#: length n, ``truncation`` stored directions, ``sweeps`` sparse products per setup.
+MAX_BASIS = 1000
+ORDERINGS = ("COLAMD", "NATURAL", "MMD_ATA", "MMD_AT_PLUS_A")
+
+
+def _restart(default: int) -> Param:
+    return positive_int("restart", default, MAX_BASIS, "Krylov vectors per cycle")
+
+
+def _ordering(default: str) -> Param:
+    return Param("permc_spec", "choice", default, choices=ORDERINGS,
+                 doc="SuperLU column ordering")
+
+
+def _pyamg_choice(name: str, default: Any, choices: tuple[str, ...]) -> Param:
+    """A pyamg option given as a name or as ``(name, {options})``."""
+
+    def check(value: Any) -> str | None:
+        named = value[0] if isinstance(value, tuple) and len(value) == 2 and isinstance(
+            value[1], dict) else value
+        ok = isinstance(named, str) and named in choices
+        return None if ok else f"one of {', '.join(map(repr, choices))}, or (name, {{options}})"
+
+    return Param(name, "any", default, none_ok=name == "smooth", check_value=check,
+                 doc=f"pyamg's {name}")
+
+
+_SMOOTHERS = ("gauss_seidel", "symmetric_gauss_seidel", "jacobi", "block_gauss_seidel",
+              "richardson", "sor", "chebyshev", "gauss_seidel_nr", "gauss_seidel_ne", "cg",
+              "gmres", "cgne", "cgnr", "schwarz", "strength_based_schwarz")
+AMG_PARAMS = (
+    Param("cycle", "choice", "V", choices=("V", "W", "F", "AMLI"), doc="multigrid cycle"),
+    seed(0),
+    _pyamg_choice("strength", "symmetric", ("symmetric", "classical", "evolution",
+                                            "algebraic_distance", "affinity", "distance")),
+    _pyamg_choice("aggregate", "standard", ("standard", "naive", "lloyd", "pairwise")),
+    _pyamg_choice("smooth", "jacobi", ("jacobi", "richardson", "energy")),
+    _pyamg_choice("presmoother", "block_gauss_seidel", _SMOOTHERS),
+    _pyamg_choice("postsmoother", "block_gauss_seidel", _SMOOTHERS),
+    Param("symmetry", "choice", "hermitian", choices=("symmetric", "hermitian", "nonsymmetric"),
+          doc="pyamg's symmetry assumption"),
+    positive_int("max_levels", 10, 50, "levels of the hierarchy"),
+    positive_int("max_coarse", 10, 100_000, "largest coarse level solved directly"),
+    Param("keep", "bool", False, doc="keep pyamg's temporaries"),
+)
 
 def _none() -> None:
     """``pc="none"`` on the host: no preconditioner object."""
@@ -39,65 +86,84 @@ def _jax(kernel: str, *options: str) -> JaxSpec:
     return JaxSpec(f"solvers.jaxkrylov.{kernel}:{kernel}", options)
 
 
+def FGMRES(restart: int = 30) -> GMRES:  # noqa: N802 (a factory named like the class)
+    """``method="fgmres"``: GMRES with a flexible (variable) preconditioner."""
+    return GMRES(restart, flexible=True)
+
+
 METHODS = [
-    ("cg", CG, _jax("cg"), PetscSpec("cg", side="left"), "conjugate gradients (SPD)"),
+    ("cg", CG, _jax("cg"), PetscSpec("cg", side="left"), "conjugate gradients (SPD)", ()),
     ("fcg", FCG, _jax("fcg", "truncation"),
      PetscSpec("fcg", side="left", params={"truncation": "ksp_fcg_mmax"}),
-     "flexible CG, FCG(m), for variable/nonlinear preconditioners (SPD)"),
+     "flexible CG, FCG(m), for variable/nonlinear preconditioners (SPD)",
+     (positive_int("truncation", 2, MAX_BASIS, "previous directions kept"),)),
     ("gmres", GMRES, _jax("gmres", "restart"), PetscSpec("gmres", side="right", params=_RESTART),
-     "restarted GMRES(restart), right-preconditioned"),
-    ("fgmres", partial(GMRES, flexible=True), None,
-     PetscSpec("fgmres", side="right", params=_RESTART),
-     "flexible GMRES(restart) for variable/nonlinear preconditioners"),
+     "restarted GMRES(restart), right-preconditioned", (_restart(30),)),
+    ("fgmres", FGMRES, None, PetscSpec("fgmres", side="right", params=_RESTART),
+     "flexible GMRES(restart) for variable/nonlinear preconditioners", (_restart(30),)),
     ("bicgstab", BiCGStab, _jax("bicgstab"), PetscSpec("bcgs", side="right"),
-     "BiCGStab (nonsymmetric)"),
-    ("minres", MINRES, None, PetscSpec("minres", side="left"), "MINRES (symmetric indefinite)"),
+     "BiCGStab (nonsymmetric)", ()),
+    ("minres", MINRES, None, PetscSpec("minres", side="left"), "MINRES (symmetric indefinite)",
+     ()),
     ("direct", Direct, None, PetscSpec("preonly", pc="lu"),
-     "sparse LU (SuperLU; PETSc: preonly + lu)"),
+     "sparse LU (SuperLU; PETSc: preonly + lu)", (_ordering("COLAMD"),)),
     ("sor", SOR, None, PetscSpec("richardson", side="left", pc="sor", params=_OMEGA),
-     "SOR stationary iteration (omega)"),
+     "SOR stationary iteration (omega)", (omega(),)),
     ("ssor", SSOR, None, PetscSpec("richardson", side="left", pc="ssor", params=_OMEGA),
-     "symmetric SOR stationary iteration (omega)"),
+     "symmetric SOR stationary iteration (omega)", (omega(),)),
     ("pycg", None, None, PetscSpec("python", side="left", context=_CG_CONTEXT),
-     "the library's own CG as a PETSc KSPPYTHON context"),
+     "the library's own CG as a PETSc KSPPYTHON context", ()),
     ("gcrodr", GCRODR, None, PetscSpec("python", context=_GCRODR_CONTEXT, params=_RECYCLE),
-     "GCRO-DR(restart, recycle): GMRES recycling a Krylov subspace across a sequence"),
+     "GCRO-DR(restart, recycle): GMRES recycling a Krylov subspace across a sequence",
+     (positive_int("restart", 40, MAX_BASIS, "Krylov vectors per cycle", low=2),
+      positive_int("recycle", 20, MAX_BASIS - 1, "recycled vectors (< restart)"))),
 ]
 
 PCS = [
-    ("none", _none, JaxSpec(), PetscSpec(pc_type="none"), "no preconditioner"),
+    ("none", _none, JaxSpec(), PetscSpec(pc_type="none"), "no preconditioner", ()),
     ("jacobi", Jacobi, JaxSpec("solvers.backends.jax.operators:jacobi"),
-     PetscSpec(pc_type="jacobi"), "diagonal scaling"),
+     PetscSpec(pc_type="jacobi"), "diagonal scaling", ()),
     ("ilu", ILU, None,
      PetscSpec(pc_type="ilu", parallel="bjacobi", parallel_options={"sub_pc_type": "ilu"}),
-     "incomplete LU (threshold, SuperLU; PETSc ILU(0))"),
+     "incomplete LU (threshold, SuperLU; PETSc ILU(0))",
+     (Param("drop_tol", "float", 1e-4, low=0.0, high=1.0, doc="drop entries below this"),
+      Param("fill_factor", "float", 10.0, low=1.0, high=100.0,
+            doc="fill allowed, relative to nnz(A)"),
+      _ordering("MMD_AT_PLUS_A"),
+      Param("diag_pivot_thresh", "float", 0.0, low=0.0, high=1.0,
+            doc="partial pivoting threshold"))),
     ("icc", ICC, None,
      PetscSpec(pc_type="icc", parallel="bjacobi", parallel_options={"sub_pc_type": "icc"}),
-     "incomplete Cholesky IC(0) (SPD)"),
+     "incomplete Cholesky IC(0) (SPD)",
+     (positive_int("sweeps", 5, 100, "fixed-point sweeps of the factorisation"),)),
     ("ssor", SSORPreconditioner, None,
      PetscSpec(pc_type="sor", options={"pc_sor_symmetric": None},
                parallel_options={"pc_sor_local_symmetric": None}, params=_OMEGA),
-     "one SSOR sweep (omega)"),
+     "one SSOR sweep (omega)", (omega(),)),
     ("amg", AMG, None, PetscSpec(pc_type="gamg"),
-     "smoothed-aggregation AMG V-cycle (pyamg; PETSc GAMG)"),
+     "smoothed-aggregation AMG V-cycle (pyamg; PETSc GAMG)", AMG_PARAMS),
     ("lu", None, None,
      PetscSpec(pc_type="lu", parallel="redundant", parallel_options={"redundant_pc_type": "lu"}),
-     "complete LU factorization (PETSc PCLU; redundant in parallel)"),
+     "complete LU factorization (PETSc PCLU; redundant in parallel)", ()),
     ("sor", None, None,
      PetscSpec(pc_type="sor", options={"pc_sor_forward": None},
                parallel_options={"pc_sor_local_forward": None}, params=_OMEGA),
-     "one forward SOR sweep (PETSc PCSOR; local sweeps in parallel)"),
+     "one forward SOR sweep (PETSc PCSOR; local sweeps in parallel)", (omega(),)),
     ("hypre", None, None, PetscSpec(pc_type="hypre", requires_package="hypre"),
-     "hypre BoomerAMG (PETSc built with --download-hypre)"),
+     "hypre BoomerAMG (PETSc built with --download-hypre)", ()),
     ("mg", None, JaxSpec("solvers.backends.jax.operators:mg"), None,
-     "geometric multigrid V-cycle on a matrix-free stencil (JAX; poisson/diffusion grids)"),
+     "geometric multigrid V-cycle on a matrix-free stencil (JAX; poisson/diffusion grids)", ()),
 ]
+
+#: Registry fields that differ from the defaults: ``pycg`` (PETSc only, no host class) is CG;
+#: a direct solve is not restarted by refinement.
+FIELDS = {("method", "pycg"): {"requires_symmetric": True},
+          ("method", "direct"): {"refine": False}}
+
 
 def register_builtins() -> None:
     """Register every built-in name; idempotent."""
     for kind, table in (("method", METHODS), ("pc", PCS)):
-        for name, factory, jax, petsc, summary in table:
-            # requires_symmetric comes from the host class; pycg (PETSc only) is CG's.
-            symmetric = True if name == "pycg" else None
+        for name, factory, jax, petsc, summary, params in table:
             register(name, factory, kind, jax=jax, petsc=petsc, summary=summary,
-                     requires_symmetric=symmetric, replace=True)
+                     params=params, replace=True, **FIELDS.get((kind, name), {}))

@@ -1,7 +1,7 @@
 """What follows a run, the same on every backend: refinement restarts, per-solve hooks and
 carried state, ``auto`` fallbacks, timings and the float64 verdict.
 
-``solve(solver, backend, A, b, x0, callback, state)`` is the whole path below
+``solve(request, store, backend, A, b, x0, callback, state)`` is the whole path below
 :meth:`solvers.Solver.solve`: the backend prepares (:class:`solvers.backends.Prepared`) and
 runs; everything else is here, once.
 
@@ -20,14 +20,14 @@ each fallback and each refinement restart.
 from __future__ import annotations
 
 import time
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from solvers.backends import Prepared
-from solvers.method import Iterate
+from solvers.backends import Backend, Prepared
+from solvers.method import Callback, Iterate
 from solvers.monitor import LOGGER
+from solvers.request import Request, Store
 from solvers.result import SolveResult, make_result
 from solvers.stopping import StoppingRule
 
@@ -35,15 +35,15 @@ from solvers.stopping import StoppingRule
 REFINEMENT_RESTARTS = 2
 
 
-def solve(solver: Any, backend: ModuleType, A: Any, b: Any, x0: Any, callback: Any,
-          state: Any) -> SolveResult:
+def solve(request: Request, store: Store, backend: Backend, A: Any, b: Any, x0: Any,
+          callback: Callback | None, state: Any) -> SolveResult:
     """Prepare on ``backend``, run, and for ``method="auto"`` fall back until one converges."""
     start = time.perf_counter()
-    prepared = backend.prepare(solver, A, b, x0, callback, None)
+    prepared = backend.prepare(request, store, A, b, x0, callback, None)
     if prepared.choices:
         first = prepared.choices[0]
         LOGGER.info("auto chose %s: %s", first.label(), first.why)
-    result = _attempt(solver, prepared, start, state)
+    result = _attempt(request.stop, store, prepared, start, state)
     tried = []
     for choice in prepared.choices[1:]:
         if result.converged:
@@ -54,8 +54,8 @@ def solve(solver: Any, backend: ModuleType, A: Any, b: Any, x0: Any, callback: A
                     "(%s)", tried[-1]["choice"], result.reason.value, result.iterations,
                     choice.label(), choice.why)
         began = time.perf_counter()
-        fallback = backend.prepare(solver, A, b, x0, callback, choice)
-        result = _attempt(solver, fallback, began, state)
+        fallback = backend.prepare(request, store, A, b, x0, callback, choice)
+        result = _attempt(request.stop, store, fallback, began, state)
     if prepared.choices:
         choice = prepared.choices[len(tried)]
         result.info["auto"] = {"chose": choice.label(), "why": choice.why, "tried": tried}
@@ -63,32 +63,33 @@ def solve(solver: Any, backend: ModuleType, A: Any, b: Any, x0: Any, callback: A
     return result
 
 
-def _attempt(solver: Any, p: Prepared, start: float, state: Any) -> SolveResult:
+def _attempt(stop: StoppingRule, store: Store, p: Prepared, start: float,
+             state: Any) -> SolveResult:
     """One prepared system: hooks, run, restarts, verdict, hooks; carried state kept once."""
-    states = _incoming(solver, p, state)
+    states = _incoming(store, p, state)
     for key in states:
         if hasattr(p.components[key], "before_solve"):
-            states[key] = p.components[key].before_solve(p.hook_system, solver.stop, states[key])
+            states[key] = p.components[key].before_solve(p.hook_system, stop, states[key])
     setup_done = time.perf_counter()
     method_key = ("method", p.method)
-    it, rnorm = _refine(p, solver.stop, p.run(p.x0, solver.stop, states.get(method_key)))
+    it, rnorm = _refine(p, stop, p.run(p.x0, stop, states.get(method_key)))
     if method_key in states:
         states[method_key] = it.state
     end = time.perf_counter()
     timings = {"setup": setup_done - start, "solve": end - setup_done, "total": end - start,
                **p.timings}
     info = {**p.info, "dtype": str(p.dtype), **it.info}
-    result = make_result(p.output(it.x), rnorm, p.bnorm, solver.stop, it.reason,
+    result = make_result(p.output(it.x), rnorm, p.bnorm, stop, it.reason,
                          it.iterations, it.residuals or [rnorm], timings, info, p.dtype)
     for key in states:
         if hasattr(p.components[key], "after_solve"):
             states[key] = p.components[key].after_solve(result, states[key])
-    solver.states.update(states)
+    store.states.update(states)
     result.state = next(iter(states.values()), None)
     return result
 
 
-def _incoming(solver: Any, p: Prepared, state: Any) -> dict[tuple[str, str], Any]:
+def _incoming(store: Store, p: Prepared, state: Any) -> dict[tuple[str, str], Any]:
     """The carried state of each stateful component: the caller's ``state`` for the first
     one, else what the solver kept, else the component's initial state."""
     states = {}
@@ -97,8 +98,8 @@ def _incoming(solver: Any, p: Prepared, state: Any) -> dict[tuple[str, str], Any
             continue
         if state is not None and not states:
             states[key] = state
-        elif key in solver.states:
-            states[key] = solver.states[key]
+        elif key in store.states:
+            states[key] = store.states[key]
         else:
             states[key] = component.initial_state()
     return states

@@ -33,27 +33,36 @@ _DTYPE_FIXES = {"f": "{0}.astype(np.float32) or {0}.astype(np.float64)",
 class LinearSystem:
     """A validated system ``A x = b`` on the host (NumPy/SciPy side).
 
-    ``op`` is a SciPy ``LinearOperator`` (always available), ``matrix`` the assembled sparse
+    ``op`` is a SciPy ``LinearOperator`` (always available: for an assembled matrix it is
+    made on first use, so a direct solve never pays for it), ``matrix`` the assembled sparse
     CSR matrix when there is one (``None`` for matrix-free input), ``problem`` the
     :class:`operators.Problem` the input came from, if any (a grid problem when it has a
     ``shape``: see :func:`is_grid_problem`). ``symmetric`` and ``positive_definite`` are the
     problem's structure tags, ``None`` when unknown.
     """
 
-    op: spla.LinearOperator
+    operator: spla.LinearOperator | None
     matrix: sp.csr_matrix | None
     b: np.ndarray
     problem: Any = None
     symmetric: bool | None = None
     positive_definite: bool | None = None
+    _fingerprint: tuple | None = None
+
+    @property
+    def op(self) -> spla.LinearOperator:
+        """``A`` as a ``LinearOperator`` (built from the matrix on first use)."""
+        if self.operator is None:
+            self.operator = spla.aslinearoperator(self.matrix)
+        return self.operator
 
     @property
     def n(self) -> int:
-        return self.op.shape[0]
+        return (self.matrix if self.matrix is not None else self.op).shape[0]
 
     @property
     def dtype(self) -> np.dtype:
-        return self.op.dtype
+        return (self.matrix if self.matrix is not None else self.op).dtype
 
     def is_symmetric(self, tol: float = 1e-12) -> bool:
         """Symmetric (Hermitian) test: the structure tag if known, else a numerical test.
@@ -80,10 +89,13 @@ class LinearSystem:
         require_symmetric(self.is_symmetric(), method)
 
     def fingerprint(self) -> tuple:
-        """A cheap key that changes when the matrix values change (for reusing setups)."""
-        if self.matrix is None:
-            return (id(getattr(self.op, "user", self.op)),)
-        return matrix_fingerprint(self.matrix)
+        """A cheap key that changes when the matrix values change (for reusing setups and
+        the symmetry verdict); computed once per system."""
+        if self._fingerprint is None:
+            self._fingerprint = (
+                (id(getattr(self.op, "user", self.op)),) if self.matrix is None
+                else matrix_fingerprint(self.matrix))
+        return self._fingerprint
 
 
 def require_symmetric(symmetric: bool, method: str) -> None:
@@ -292,15 +304,17 @@ class CheckedOperator(spla.LinearOperator):
         return y
 
 
-def as_operator(A: Any) -> tuple[spla.LinearOperator, sp.csr_matrix | None]:
-    """``(LinearOperator, CSR matrix or None)`` for a host matrix; dtype and 2-D checked.
-
-    A user's ``LinearOperator`` comes back wrapped in a :class:`CheckedOperator`.
-    """
+def as_operator(A: Any) -> tuple[spla.LinearOperator | None, sp.csr_matrix | None]:
+    """``(LinearOperator, None)`` for a matrix-free ``A`` (a user's ``LinearOperator``,
+    wrapped in a :class:`CheckedOperator`), ``(None, CSR matrix)`` for a matrix (a
+    ``csr_matrix`` as given, other formats converted); dtype and 2-D checked."""
+    if type(A) is sp.csr_matrix:  # as given: no copy, no wrapper (small systems' fast path)
+        check_dtype(A.dtype)
+        return None, A
     if sp.issparse(A):
         check_dtype(A.dtype)
         M = sp.csr_matrix(A)
-        return spla.aslinearoperator(M), M
+        return None, M
     if isinstance(A, spla.LinearOperator):
         check_dtype(A.dtype)
         return CheckedOperator(A), None
@@ -313,7 +327,7 @@ def as_operator(A: Any) -> tuple[spla.LinearOperator, sp.csr_matrix | None]:
             raise InvalidSystemError(f"A must be 2-D (a matrix), got shape {arr.shape}")
         check_dtype(arr.dtype)
         M = sp.csr_matrix(arr)
-        return spla.aslinearoperator(M), M
+        return None, M
     raise InvalidSystemError(
         f"A must be a scipy sparse matrix, numpy array, LinearOperator, petsc4py Mat, jax array "
         f"or operators.Problem, not {type(A).__name__}"
@@ -443,13 +457,13 @@ def as_system(A: Any, b: Any) -> LinearSystem:
         problem, A = A, A.A
         symmetric, positive_definite = problem.symmetric, problem.positive_definite
     op, matrix = as_operator(A)
-    n = check_square(op.shape)
+    given = matrix if matrix is not None else op
+    n = check_square(given.shape)
     vec = as_vector(b, n)
-    dtype = result_dtype(op.dtype, vec.dtype)
+    dtype = result_dtype(given.dtype, vec.dtype)
     if matrix is not None:
         check_finite(matrix.data)
         if matrix.dtype != dtype:
             matrix = matrix.astype(dtype)
-        op = spla.aslinearoperator(matrix)
     vec = vec.astype(dtype, copy=False)
     return LinearSystem(op, matrix, vec, problem, symmetric, positive_definite)

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import operators
 from solvers import Reason, Solver, registry, solve
 from solvers.method import Iterate
+from solvers.params import Param
 from solvers.stationary.sor import SOR
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -34,8 +35,13 @@ def test_check_finds_a_broken_spec() -> None:
                             petsc=registry.PetscSpec("no-such-ksp"))
     problems = registry.check(broken)
     assert any("does not resolve" in p for p in problems)
-    with pytest.raises(registry.InvalidOptionError, match="backends"):
-        registry.register("x-broken", SOR, backends=("scipy", "jax"))
+
+
+def test_check_finds_a_declared_parameter_nothing_takes() -> None:
+    """A declared parameter that neither the factory nor PETSc takes would be accepted and
+    then dropped: registry.check reports it."""
+    entry = registry.Entry("x", "method", SOR, params=(Param("nope", "int", 1, low=0),))
+    assert registry.check(entry) == ["x: declared parameter 'nope' is taken by nothing"]
 
 
 def _readme_table(header: str) -> dict[str, set[str]]:

@@ -399,7 +399,8 @@ def test_bad_options() -> None:
          method="minres")
     _bad(p, p.b, "'ilu' does not run on the 'jax' backend", InvalidOptionError, pc="ilu")
     _bad(p, p.b, "callback is not supported", InvalidOptionError, callback=print)
-    _bad(p, p.b, "restart must be an int >= 1", InvalidOptionError, restart=0)
+    _bad(p, p.b, r"restart=0 is invalid; restart must be an int in \[1, 1000\]",
+         InvalidOptionError, restart=0)
     _bad(p, p.b, "matrix_free must be", InvalidOptionError, matrix_free="yes")
     _bad(p, p.b, "jittable", InvalidOptionError, pc=lambda r: np.asarray(r))
     _bad(p, p.b, "shape \\(16,\\)", InvalidOptionError, pc=lambda r: r[:3])

@@ -1,15 +1,18 @@
 """Backends: ``scipy`` (host, default), ``petsc`` (petsc4py, MPI) and ``jax`` (jit, GPU).
 
-The protocol. A backend module exposes
+The protocol (:class:`Backend`). A backend module exposes
 
-- ``prepare(solver, A, b, x0, callback, choice) -> Prepared``: validate and convert the input,
-  resolve ``method="auto"`` (or take ``choice``, an :class:`solvers.auto.Choice`), build or
-  reuse the setup (by matrix fingerprint, in the solver's typed per-backend cache);
+- ``prepare(request, store, A, b, x0, callback, choice) -> Prepared``: validate and convert
+  the input, resolve ``method="auto"`` (or take ``choice``, an :class:`solvers.auto.Choice`),
+  build or reuse the setup (by matrix fingerprint, in the :class:`solvers.request.Store`);
+  ``request`` (:class:`solvers.request.Request`) holds the resolved entries, validated
+  parameters and stopping rule;
 - the returned :class:`Prepared` runs the method (``run(x0, stop, state) -> Iterate``), and
   computes the float64 residual norm of an ``x`` on the caller's own system.
 
 What follows a run is the same for every backend (:mod:`solvers.finish`): refinement restarts,
-per-solve hooks and carried state, timings and the float64 verdict.
+per-solve hooks and carried state, timings and the float64 verdict. Helpers more than one
+backend uses live in :mod:`solvers.backends.common`.
 
 Modules are imported on first use, so a missing optional dependency only matters when that
 backend is asked for.
@@ -20,15 +23,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from solvers.auto import Choice
 from solvers.errors import BackendUnavailableError, InvalidOptionError
-from solvers.method import Iterate
+from solvers.method import Callback, Iterate
 from solvers.stopping import StoppingRule
+
+if TYPE_CHECKING:
+    from solvers.request import Request, Store
 
 BACKENDS = {
     "scipy": ("solvers.backends.host", None),
@@ -39,10 +44,6 @@ BACKENDS = {
 
 #: Order in which ``backend="auto"`` asks whether the input types belong to a backend.
 AUTO_ORDER = ("petsc", "jax")
-
-#: Keyword parameters a backend reads itself (not a method's or a preconditioner's), so that
-#: ``Solver(backend="jax", matrix_free=True)`` is accepted without importing JAX.
-PARAMS: dict[str, tuple[str, ...]] = {"scipy": (), "petsc": (), "jax": ("matrix_free",)}
 
 
 @dataclass
@@ -76,25 +77,32 @@ class Prepared:
     refine: bool = True
 
 
-def get(name: str) -> ModuleType:
-    """Import and return the backend module ``name``."""
+class Backend(Protocol):
+    """What :mod:`solvers.finish` calls on a backend module (``host``, ``petsc``, ``jax``)."""
+
+    def prepare(self, request: Request, store: Store, A: Any, b: Any, x0: Any,
+                callback: Callback | None, choice: Choice | None) -> Prepared: ...
+
+
+def check_name(name: str) -> None:
+    """Raise :class:`InvalidOptionError` unless ``name`` is a backend (imports nothing)."""
     if name not in BACKENDS:
         raise InvalidOptionError(
             f"unknown backend {name!r}; valid: 'auto', {', '.join(map(repr, BACKENDS))}"
         )
+
+
+def get(name: str) -> Backend:
+    """Import and return the backend module ``name``."""
+    check_name(name)
     module, install = BACKENDS[name]
     try:
-        return importlib.import_module(module)
+        backend: Backend = importlib.import_module(module)  # type: ignore[assignment]
     except ImportError as exc:
         raise BackendUnavailableError(
             f"backend {name!r} is not available ({exc}). Install it with: {install}"
         ) from None
-
-
-def params(name: str) -> set[str]:
-    """The backend parameters of backend ``name`` (of every backend for ``"auto"``)."""
-    names = PARAMS if name == "auto" else (name,)
-    return {p for backend in names for p in PARAMS.get(backend, ())}
+    return backend
 
 
 def detect(A: Any, b: Any) -> str:

@@ -38,46 +38,50 @@ import numpy as np
 from jax.experimental.sparse import BCOO
 
 from operators.convert import bcoo_to_scipy
-from solvers import auto, registry
+from solvers import auto
 from solvers.backends import Prepared
 from solvers.backends import host as host_backend
+from solvers.backends.common import residual64
 from solvers.backends.jax.cache import enable as enable_compilation_cache
 from solvers.backends.jax.compile import Args, compile_count, program, tolerances
 from solvers.backends.jax.operators import JaxState, Linear, is_jax, linear_of
 from solvers.errors import InvalidOptionError
 from solvers.jaxkrylov.loop import kept, reason
-from solvers.method import Iterate
-from solvers.system import as_vector, require_symmetric, result_dtype
+from solvers.method import Callback, Iterate
+from solvers.registry import Entry
+from solvers.request import CUSTOM, Request, Store, check_symmetry
+from solvers.system import as_vector, result_dtype
 
 __all__ = ["compile_count", "prepare"]
 
 enable_compilation_cache()  # JAX's persistent compilation cache, per user (see cache.py)
 
 
-def prepare(solver: Any, A: Any, b: Any, x0: Any, callback: Any,
-            choice: auto.Choice | None) -> Prepared:
+def prepare(request: Request, store: Store, A: Any, b: Any, x0: Any,
+            callback: Callback | None, choice: auto.Choice | None) -> Prepared:
     """Convert (once), choose, compile (once per structure); ``run`` executes the program."""
-    if _delegated(solver):
-        return _delegate(solver, A, b, x0, callback, choice)
+    if _delegated(request):
+        return _delegate(request, store, A, b, x0, callback, choice)
     if callback is not None:
         raise InvalidOptionError(
             "callback is not supported on backend='jax' (the iteration runs on the device as "
             "one compiled loop); read res.residuals afterwards, or use backend='scipy'"
         )
-    state = solver.backend_state("jax", JaxState)
-    linear = linear_of(state, A, solver.params.get("matrix_free"))
+    state = store.backend_state("jax", JaxState)
+    linear = linear_of(state, A, request.params.get("matrix_free"))
     bvec = _vector(b, linear.n, "b")
     dtype = _working_dtype(linear, bvec)
     with _precision(dtype):
         device = _device(b)
-        choices = _plan(linear, dtype) if solver.method == "auto" and choice is None else []
-        method, pc_name = host_backend.names(solver, choice or (choices[0] if choices else None))
-        options = _options(solver, method, linear)
+        choices = _plan(linear, dtype) if request.auto and choice is None else []
+        method_entry, pc_entry = request.names(choice or (choices[0] if choices else None))
+        method, pc_name = method_entry.name, CUSTOM if pc_entry is None else pc_entry.name
+        options = _options(request, store, method_entry, linear)
         x0vec = None if x0 is None else jnp.asarray(_vector(x0, linear.n, "x0"), dtype)
-        args = _on(device, Args(linear.operator(dtype), _preconditioner(solver, pc_name, linear,
-                                                                          dtype),
+        pc = request.user_pc if pc_entry is None else _preconditioner(pc_entry, linear, dtype)
+        args = _on(device, Args(linear.operator(dtype), pc,
                                 jnp.asarray(bvec, dtype), jnp.zeros(linear.n, dtype),
-                                *tolerances(solver.stop.rtol, solver.stop.atol, 1, dtype)))
+                                *tolerances(request.stop.rtol, request.stop.atol, 1, dtype)))
         compiled, dynamic, seconds = program(method, options, args, device)
     info = {"backend": "jax", "method": method, "pc": pc_name, "device": str(device),
             "platform": device.platform, "operator": linear.kind, **options}
@@ -106,23 +110,20 @@ def _runner(compiled: Callable, dynamic: Args, dtype: np.dtype, n: int) -> Calla
     return run
 
 
-def _delegated(solver: Any) -> bool:
+def _delegated(request: Request) -> bool:
     """Whether a component that declares ``JaxSpec(delegate=True)`` is asked for."""
-    for kind, name in (("method", solver.method), ("pc", solver.pc)):
-        if isinstance(name, str) and name != "auto":
-            spec = registry.lookup(name, kind).jax
-            if spec is not None and spec.delegate:
-                return True
-    return False
+    return any(entry is not None and entry.jax is not None and entry.jax.delegate
+               for entry in (request.method, request.pc))
 
 
-def _delegate(solver: Any, A: Any, b: Any, x0: Any, callback: Any,
-              choice: auto.Choice | None) -> Prepared:
+def _delegate(request: Request, store: Store, A: Any, b: Any, x0: Any,
+              callback: Callback | None, choice: auto.Choice | None) -> Prepared:
     """Run a declared delegate (e.g. DCDM, whose own loop is compiled JAX on the default
     device) through the host pipeline; ``x`` comes back on ``b``'s device if ``b`` is jax."""
     host_A = bcoo_to_scipy(A) if isinstance(A, BCOO) else (np.asarray(A) if is_jax(A) else A)
     host_x0 = None if x0 is None else np.asarray(x0)
-    prepared = host_backend.prepare(solver, host_A, np.asarray(b), host_x0, callback, choice)
+    prepared = host_backend.prepare(request, store, host_A, np.asarray(b), host_x0, callback,
+                                    choice)
     if is_jax(b):
         device = _device(b)
         prepared.output = lambda x: jax.device_put(x, device)
@@ -149,24 +150,25 @@ def _plan(linear: Linear, dtype: np.dtype) -> list[auto.Choice]:
     return auto.plan(facts, "jax")
 
 
-def _options(solver: Any, method: str, linear: Linear) -> dict[str, Any]:
-    """The kernel's static options, read from the validated host component."""
-    entry = registry.lookup(method, "method")
+def _options(request: Request, store: Store, entry: Entry, linear: Linear) -> dict[str, Any]:
+    """The kernel's static options, read from the host component (built with the validated
+    parameters)."""
     if entry.jax is None:
         raise InvalidOptionError(
-            f"method {method!r} does not run on backend='jax'; it runs on "
+            f"method {entry.name!r} does not run on backend='jax'; it runs on "
             f"{', '.join(entry.backends)}")
-    if entry.requires_symmetric:
-        require_symmetric(linear.is_symmetric(), method)
-    host = solver.component("method", method)  # validates restart/truncation as on the host
+    check_symmetry([entry], linear.is_symmetric)
+    host = store.component(entry, request)
     return {option: getattr(host, option) for option in entry.jax.options}
 
 
-def _preconditioner(solver: Any, pc_name: str, linear: Linear, dtype: np.dtype) -> Any:
-    if pc_name == "custom":
-        return solver.pc
-    spec = registry.lookup(pc_name, "pc").jax
-    kernel = spec.resolve()
+def _preconditioner(entry: Entry, linear: Linear, dtype: np.dtype) -> Any:
+    """The pc's JAX kernel applied to this operator (``None`` for ``pc="none"``)."""
+    if entry.jax is None:
+        raise InvalidOptionError(
+            f"pc {entry.name!r} does not run on backend='jax'; it runs on "
+            f"{', '.join(entry.backends)}")
+    kernel = entry.jax.resolve()
     return None if kernel is None else kernel(linear, dtype)
 
 
@@ -174,7 +176,7 @@ def _residual(A: Any, linear: Linear, b: Any) -> Callable[[Any], float]:
     """``x -> ||b - A x||`` in float64 on the caller's system: on the host for host input
     (the caller's matrix, or a Problem's ``A``), on the device for jax matrices."""
     if not linear.on_device:
-        return host_backend.residual64(linear.host(), np.asarray(b))
+        return residual64(linear.host(), np.asarray(b))
     matrix = A
 
     def on_device(x: Any) -> float:

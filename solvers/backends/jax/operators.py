@@ -210,7 +210,11 @@ def _tagged(linear: Linear, symmetric: bool | None, positive_definite: bool | No
 def _host_recipe(A: Any) -> tuple[tuple, Callable[[], Linear]]:
     """Validate a host matrix (as every backend does) and key it by its values."""
     op, M = as_operator(A)
-    n = check_square(op.shape)
+    if M is None:
+        raise InvalidSystemError(
+            f"backend='jax' needs a matrix (SciPy sparse, NumPy, jax array or BCOO) or a grid "
+            f"Problem, not a matrix-free {type(op).__name__}; use backend='scipy'")
+    n = check_square(M.shape)
     check_finite(M.data)
     if sp.issparse(A):
         build, kind = partial(_to_bcoo, M), "bcoo"

@@ -20,7 +20,7 @@ like ``b``; SciPy/NumPy input (or an :class:`operators.Problem`) is passed whole
 rank, each rank keeps its own rows, and ``x`` comes back whole as NumPy on every rank. For
 independent solves per rank convert with ``to_petsc(A, b, comm=PETSc.COMM_SELF)``.
 
-State (``solver.backend_state("petsc")``, a :class:`PetscState`): the KSP per (method, pc,
+State (``store.backend_state("petsc")``, a :class:`PetscState`): the KSP per (method, pc,
 size, ranks) and the PETSc copy of a SciPy matrix keyed by its fingerprint; PETSc redoes the
 PC setup (factorization, GAMG hierarchy) only when the ``Mat`` changes.
 """
@@ -38,7 +38,7 @@ from operators.convert import petsc_to_numpy as gather
 from operators.convert import to_petsc
 from solvers import auto, registry
 from solvers.backends import Prepared
-from solvers.backends import host as host_backend
+from solvers.backends.common import facts, float64_residual
 from solvers.backends.petsc import ksp as kspbuild
 from solvers.backends.petsc.options import options_inserted, parse_options
 from solvers.backends.petsc.reasons import reason
@@ -50,9 +50,10 @@ from solvers.backends.petsc.system import (
     petsc_system,
     residual_norm,
 )
-from solvers.errors import InvalidOptionError, NotSymmetricError
+from solvers.errors import InvalidOptionError
 from solvers.method import Callback, Iterate
 from solvers.reasons import Reason
+from solvers.request import CUSTOM, Request, Store, check_symmetry
 from solvers.result import is_single
 from solvers.system import symmetric_tag
 
@@ -70,14 +71,14 @@ class PetscState:
     converted: Converted = field(default_factory=Converted)
 
 
-def prepare(solver: Any, A: Any, b: Any, x0: Any, callback: Callback | None,
-            choice: auto.Choice | None) -> Prepared:
+def prepare(request: Request, store: Store, A: Any, b: Any, x0: Any,
+            callback: Callback | None, choice: auto.Choice | None) -> Prepared:
     """Validate and convert, choose the KSP/PC, set it up (PETSc reuses the PC setup while
     the ``Mat`` is unchanged); the returned ``run`` calls ``KSPSolve``."""
-    state = solver.backend_state("petsc", PetscState)
+    state = store.backend_state("petsc", PetscState)
     system = petsc_system(state.converted, A, b)
-    method, pc, choices = _names(solver, system, choice)
-    entry = _cached_ksp(solver, state, system, method, pc)
+    method, pc, choices = _names(request, system, choice)
+    entry = _cached_ksp(request, state, system, method, pc)
     with entry.inserted():
         entry.ksp.setOperators(system.A)
         setup_error = _attempt(entry.ksp.setUp)
@@ -87,7 +88,8 @@ def prepare(solver: Any, A: Any, b: Any, x0: Any, callback: Callback | None,
     return Prepared(_runner(entry, system, method, setup_error, callback),
                     _residual(system), system.bnorm, lambda x: output(x, system), system.n,
                     np.dtype(PETSc.ScalarType), method, info["pc"], initial_guess(system, x0),
-                    info, choices=choices, refine=method != "direct")
+                    info, choices=choices,
+                    refine=method == "options" or registry.lookup(method).refine)
 
 
 def _runner(entry: kspbuild.Ksp, system: PetscSystem, method: str,
@@ -126,7 +128,7 @@ def _residual(system: PetscSystem) -> Callable[[PETSc.Vec], float]:
     """``||b - A x||`` in PETSc's (double) scalar type; for single-precision NumPy input, of
     the ``x`` as returned (rounded to the caller's dtype), on the caller's own matrix."""
     if system.host is not None and system.numpy_output and is_single(system.dtype):
-        on_host = host_backend.float64_residual(system.host)
+        on_host = float64_residual(system.host)
         return lambda x: on_host(output(x, system))
     return lambda x: residual_norm(system.A, system.b, x)
 
@@ -135,7 +137,7 @@ def _pc_label(pc: str | Callable | None, ksp: PETSc.KSP) -> str:
     """Our pc name for ``info``; PETSc's type when the options chose it."""
     if pc is None:
         return ksp.getPC().getType()
-    return pc if isinstance(pc, str) else "custom"
+    return pc if isinstance(pc, str) else CUSTOM
 
 
 def _attempt(step: Callable[[], Any]) -> PETSc.Error | None:
@@ -150,7 +152,7 @@ def _attempt(step: Callable[[], Any]) -> PETSc.Error | None:
 # -- configuration --------------------------------------------------------------------------
 
 
-def _names(solver: Any, system: PetscSystem,
+def _names(request: Request, system: PetscSystem,
            choice: auto.Choice | None) -> tuple[str, str | Callable | None, list[auto.Choice]]:
     """Method and preconditioner after ``"auto"``, checked against PETSc's abilities, and
     ``auto``'s plan.
@@ -158,12 +160,14 @@ def _names(solver: Any, system: PetscSystem,
     ``method="auto"`` with ``-ksp_type`` in the options gives ``"options"``: PETSc's types
     and defaults throughout, only the preconditioner named by ``pc`` (if any) set in code.
     """
-    if solver.method == "auto" and "ksp_type" in parse_options(solver.options):
-        return "options", solver.pc, []
-    choices = _plan(system) if solver.method == "auto" and choice is None else []
-    method, pc = host_backend.names(solver, choice or (choices[0] if choices else None))
-    pc = solver.pc if pc == "custom" else pc
-    spec = registry.lookup(method, "method").petsc
+    named_pc = request.user_pc if request.user_pc is not None else request.pc_label
+    if request.auto and "ksp_type" in parse_options(request.options):
+        return "options", named_pc, []
+    choices = _plan(system) if request.auto and choice is None else []
+    method_entry, pc_entry = request.names(choice or (choices[0] if choices else None))
+    method = method_entry.name
+    pc: str | Callable = request.user_pc if pc_entry is None else pc_entry.name
+    spec = method_entry.petsc
     if spec.pc is not None:
         if pc not in ("none", spec.pc):
             raise InvalidOptionError(
@@ -177,7 +181,8 @@ def _names(solver: Any, system: PetscSystem,
             f"pc={pc!r} needs PETSc configured with --download-{package}, and this PETSc has "
             f"no {package}; use pc='amg' (PETSc GAMG)"
         )
-    _check_symmetry(system, method, pc)
+    check_symmetry([method_entry, registry.lookup(pc, "pc") if isinstance(pc, str) else None],
+                   lambda: _symmetric(system))
     return method, pc, choices
 
 
@@ -185,33 +190,26 @@ def _plan(system: PetscSystem) -> list[auto.Choice]:
     """``auto``'s plan from the same facts as on the host, found on the ``Mat`` when there is
     no host copy (collectively: every rank makes the same choice)."""
     if system.host is not None:
-        return auto.plan(host_backend.facts(system.host), "petsc")
-    symmetric = symmetric_tag(system.symmetric, system.A)
-    positive = bool(system.A.getDiagonal().min()[1] > 0)
-    facts = auto.Facts(system.n, True, symmetric, positive, system.positive_definite)
-    return auto.plan(facts, "petsc")
+        return auto.plan(facts(system.host), "petsc")
+    on_mat = auto.Facts(system.n, True, lambda: _symmetric(system),
+                        lambda: bool(system.A.getDiagonal().min()[1] > 0),
+                        system.positive_definite)
+    return auto.plan(on_mat, "petsc")
 
 
-def _check_symmetry(system: PetscSystem, method: str, pc: str | Callable) -> None:
-    """Methods/PCs that need symmetry: SciPy input is tested, a Problem's tag is trusted."""
-    parts = [("method", method)] + ([("pc", pc)] if isinstance(pc, str) else [])
-    for kind, name in parts:
-        if not registry.lookup(name, kind).requires_symmetric:
-            continue
-        if system.host is not None:
-            system.host.require_symmetric(name if kind == "method" else f"pc={name!r}")
-        elif system.symmetric is False:
-            raise NotSymmetricError(
-                f"{kind} {name!r} needs a symmetric matrix and the problem is not symmetric; "
-                f"use method='gmres' or method='bicgstab'"
-            )
+def _symmetric(system: PetscSystem) -> bool:
+    """SciPy input is tested on the host; a Problem's tag is trusted; a bare ``Mat`` is
+    tested collectively by PETSc (:func:`solvers.system.symmetric_tag`)."""
+    if system.host is not None:
+        return system.host.is_symmetric()
+    return symmetric_tag(system.symmetric, system.A)
 
 
-def _cached_ksp(solver: Any, state: PetscState, system: PetscSystem, method: str,
+def _cached_ksp(request: Request, state: PetscState, system: PetscSystem, method: str,
                 pc: str | Callable | None) -> kspbuild.Ksp:
     """The solver's KSP for this method, preconditioner and size (built on first use)."""
     kind = pc if isinstance(pc, str) or pc is None else id(pc)
     key = (method, kind, system.n, system.A.getComm().getSize())
     if key not in state.ksps:
-        state.ksps[key] = kspbuild.build(solver, system.A, method, pc)
+        state.ksps[key] = kspbuild.build(request, system.A, method, pc)
     return state.ksps[key]

@@ -21,6 +21,7 @@ from solvers.backends.petsc.options import options_inserted, parse_options
 from solvers.backends.petsc.reasons import message
 from solvers.errors import InvalidOptionError, SolverError
 from solvers.monitor import iteration_line
+from solvers.request import Request
 
 _PREFIXES = itertools.count()
 _SIDES = {"left": PETSc.PC.Side.LEFT, "right": PETSc.PC.Side.RIGHT}
@@ -80,7 +81,7 @@ class Ksp:
         self.ksp.setTolerances(**{k: v for k, v in given.items() if f"ksp_{k}" not in self.user})
 
 
-def build(solver: Any, A: PETSc.Mat, method: str, pc: str | Callable | None) -> Ksp:
+def build(request: Request, A: PETSc.Mat, method: str, pc: str | Callable | None) -> Ksp:
     """Create the KSP for ``method`` (``"options"``: PETSc's own choice) and ``pc``."""
     ksp = PETSc.KSP().create(A.getComm())
     ksp.setOptionsPrefix(f"solvers{next(_PREFIXES)}_")
@@ -92,9 +93,9 @@ def build(solver: Any, A: PETSc.Mat, method: str, pc: str | Callable | None) -> 
             ksp.setPythonContext(registry.resolve(spec.context)())
     parallel = A.getComm().getSize() > 1
     defaults = {} if pc is None else _configure_pc(ksp.getPC(), pc, parallel)
-    defaults |= _param_options(solver, method, pc)
-    user = parse_options(solver.options)
-    entry = Ksp(ksp, defaults | user, user, Monitor(verbose=getattr(solver, "monitor", False)))
+    defaults |= _param_options(request, method, pc)
+    user = parse_options(request.options)
+    entry = Ksp(ksp, defaults | user, user, Monitor(verbose=request.monitor))
     ksp.setMonitor(entry.monitor)
     with entry.inserted():
         try:
@@ -102,7 +103,7 @@ def build(solver: Any, A: PETSc.Mat, method: str, pc: str | Callable | None) -> 
         except PETSc.Error as exc:
             if isinstance(exc.__cause__, SolverError):  # raised inside a Python context
                 raise exc.__cause__ from None
-            raise InvalidOptionError(f"PETSc rejected the options {solver.options!r}: "
+            raise InvalidOptionError(f"PETSc rejected the options {request.options!r}: "
                                      f"{message(exc)}") from None
     if not {"ksp_norm_type", "ksp_pc_side"} & user.keys():
         _use_unpreconditioned_norm(ksp)
@@ -122,21 +123,22 @@ def _configure_pc(pc: PETSc.PC, name: str | Callable, parallel: bool) -> dict[st
     return dict(spec.parallel_options if parallel and spec.parallel_options else spec.options)
 
 
-def _param_options(solver: Any, method: str, pc: str | Callable | None) -> dict[str, str]:
+def _param_options(request: Request, method: str,
+                   pc: str | Callable | None) -> dict[str, str]:
     """Keyword parameters as PETSc options, by the method's and the pc's specs (values
     checked by the library's own method objects when the Solver built them)."""
     mapping: dict[str, str] = {}
     for kind, name in (("method", method), ("pc", pc)):
         if isinstance(name, str) and name != "options":
             mapping |= registry.lookup(name, kind).petsc.params
-    unknown = sorted(set(solver.params) - mapping.keys())
+    unknown = sorted(set(request.params) - mapping.keys())
     if unknown:
         raise InvalidOptionError(
             f"parameter(s) {', '.join(unknown)} have no PETSc equivalent here; pass the PETSc "
             f"option instead, e.g. options='-pc_factor_levels 1' (parameters mapped for "
             f"method={method!r}, pc={pc!r}: {', '.join(sorted(mapping)) or 'none'})"
         )
-    return {mapping[k]: str(v) for k, v in solver.params.items()}
+    return {mapping[k]: str(v) for k, v in request.params.items()}
 
 
 def _use_unpreconditioned_norm(ksp: PETSc.KSP) -> None:
