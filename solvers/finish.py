@@ -20,6 +20,7 @@ each fallback and each refinement restart.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -116,8 +117,8 @@ def _refine(p: Prepared, stop: StoppingRule, it: Iterate) -> tuple[Iterate, floa
         if (not p.refine or not reachable or not it.reason.converged or it.iterations == 0
                 or it.iterations >= budget or rnorm <= threshold):
             break
-        tighter = StoppingRule(stop.rtol * 0.1**attempt, stop.atol * 0.1**attempt,
-                               budget - it.iterations)
+        tighter = replace(stop, rtol=stop.rtol * 0.1**attempt, atol=stop.atol * 0.1**attempt,
+                          maxiter=budget - it.iterations)
         LOGGER.info("refinement restart %d: the run met its own test but ||b - A x|| = %.3e "
                     "> %.3e; restarting from its x with rtol=%.1e", attempt, rnorm, threshold,
                     tighter.rtol)
