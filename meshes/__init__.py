@@ -3,7 +3,9 @@ interpolation of P1 fields between meshes, matplotlib plotting and the classical
 Monge-Ampere mesh mover.
 
 ``import meshes`` loads NumPy, SciPy and meshio (matplotlib on the first plot or point
-location; no JAX).
+location). It is the bottom layer: of our packages it imports only :mod:`solvers.errors`
+(the error hierarchy, which imports nothing of ours), so no solver, pyamg or JAX
+(``tests/test_layers.py`` checks it). P1 element matrices are :mod:`meshes.p1`.
 
 Examples
 --------

@@ -19,9 +19,9 @@ the constant of ``phi`` and makes the matrix SPD) is
    ``phi_nn = 2 (phi_1 - phi_0) / h^2``);
 2. ``r = m(xi + g) det(I + H) - theta`` at the nodes;
 3. solve ``(K + eps M) delta = dtau M_L r`` (``M_L`` the lumped mass; on this grid
-   ``M_L^{-1} K`` is the 5-point Neumann Laplacian, consistent with step 1) through a
-   :class:`solvers.Solver` (the SPD matrix is factorised once and the factorisation reused
-   every step);
+   ``M_L^{-1} K`` is the 5-point Neumann Laplacian, consistent with step 1) with a sparse LU
+   factorisation (:func:`scipy.sparse.linalg.factorized`) of the SPD matrix, computed once
+   and reused every step;
 4. ``phi <- phi + delta``; a step that increases the residual is rejected and ``dtau``
    halved; if the mesh ``xi + grad phi`` has a cell of non-positive area, the
    step is halved (down to ``2^-10 delta``) until it has none, so the mesh never tangles.
@@ -59,9 +59,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from meshes.interpolate import PointLocator
 from meshes.mesh import Mesh, MeshError
+from meshes.p1 import geometry, mass, stiffness
 from meshes.quality import signed_measures
 
 __all__ = ["MongeAmpereMover", "MoveResult", "gradient_monitor"]
@@ -109,19 +111,15 @@ class MongeAmpereMover:
 
     def __init__(self, mesh: Mesh, monitor: Monitor, *, rtol: float = 1e-3,
                  maxiter: int = 500, dtau: float = 0.2) -> None:
-        from operators.fem import mass, stiffness
-        from solvers import Solver
-
         self.mesh, self.monitor, self.rtol, self.maxiter = mesh, monitor, rtol, maxiter
         self._d1, self._d2 = _grid_differences(mesh)
         M = mass(mesh)
         self._lumped = np.asarray(M.sum(axis=1)).ravel()
         self._area = self._lumped.sum()
-        self._matrix = (stiffness(mesh) + (1e-8 / self._area) * M).tocsr()
-        self._solver = Solver(method="direct", rtol=1e-10)
         m0 = np.asarray(monitor(mesh.points), dtype=float)
         if m0.shape != (mesh.n_points,) or not np.all(m0 > 0):
             raise MeshError("the monitor must return one positive value per point")
+        self._solve = spla.factorized((stiffness(mesh) + (1e-8 / self._area) * M).tocsc())
         self.dtau = float(dtau)
 
     def move(self) -> MoveResult:
@@ -132,7 +130,7 @@ class MongeAmpereMover:
         residuals = [res]
         dtau = self.dtau
         while res > self.rtol and len(residuals) <= self.maxiter and not _stagnant(residuals):
-            delta = np.asarray(self._solver.solve(self._matrix, dtau * self._lumped * r).x)
+            delta = self._solve(dtau * self._lumped * r)
             trial = self._untangled_step(phi, delta)
             r_trial, res_trial = self._residual(trial)
             if res_trial > res and dtau > 1e-3 * self.dtau:  # unstable: reject, halve dtau
@@ -180,8 +178,6 @@ def gradient_monitor(mesh: Mesh, u: np.ndarray, alpha: float = 1.0) -> Monitor:
     (build it on a fine mesh so that it resolves the features of ``u``). Larger ``alpha``
     moves fewer points into the steep regions.
     """
-    from operators.fem import geometry, mass
-
     measure, grads = geometry(mesh)
     slope = np.hypot(*(R @ np.asarray(u, dtype=float) for R in _recovery(mesh, measure, grads)))
     lumped = np.asarray(mass(mesh).sum(axis=1)).ravel()

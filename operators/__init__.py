@@ -1,6 +1,10 @@
 """PDE problems as linear systems: a gallery of model problems, random fields, sequences.
 
-``import operators`` loads NumPy and SciPy only (no JAX).
+Layers: ``meshes`` < ``operators`` < ``solvers`` < ``sciml``. This package imports NumPy,
+SciPy and :mod:`meshes`; of :mod:`solvers` only the error hierarchy :mod:`solvers.errors`
+(which imports nothing of ours). So ``import operators`` loads neither the solvers and their
+registry, pyamg nor JAX (``tests/test_layers.py`` checks it; the JAX stencils of
+:mod:`operators.stencils` and PETSc in :mod:`operators.distributed` load on use).
 
 Examples
 --------

@@ -21,6 +21,8 @@ Dirichlet conditions are imposed by elimination: with ``D`` the Dirichlet and ``
 nodes, the system is ``A_FF u_F = F_F - A_FD g_D``, symmetric, and positive definite when
 ``a > 0`` and ``Gamma_D`` is non-empty or ``c > 0``. All assembly is vectorised: element
 matrices as ``(C, k+1, k+1)`` arrays, scattered once through a COO matrix converted to CSR.
+The geometry and the stiffness/mass matrices are :mod:`meshes.p1`'s (re-exported here), so
+the mesh layer builds them without importing this one.
 
 On a quasi-uniform family of meshes the error of the P1 solution for a smooth ``u`` is
 ``O(h^2)`` in ``L^2`` and ``O(h)`` in the ``H^1`` seminorm [1]_; :func:`l2_error` and
@@ -53,7 +55,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from meshes import p1
 from meshes.mesh import Mesh
+from meshes.p1 import geometry, mass
 from operators.problem import Problem
 from solvers.errors import InvalidSystemError
 
@@ -93,17 +97,10 @@ class FEMProblem(Problem):
 
 
 def stiffness(mesh: Mesh, coefficient: Field | None = None) -> sp.csr_matrix:
-    """The stiffness matrix ``K_ij = int a grad(phi_i) . grad(phi_j)`` (``a`` at centroids)."""
-    measure, grads = geometry(mesh)
+    """The stiffness matrix ``K_ij = int a grad(phi_i) . grad(phi_j)`` (``a`` at centroids;
+    :func:`meshes.p1.stiffness` with the cell values of ``a``)."""
     a = _cell_values(mesh, 1.0 if coefficient is None else coefficient, "coefficient")
-    local = (a * measure)[:, None, None] * np.einsum("cid,cjd->cij", grads, grads)
-    return _scatter(mesh.cells, local, mesh.n_points)
-
-
-def mass(mesh: Mesh) -> sp.csr_matrix:
-    """The consistent mass matrix ``M_ij = int phi_i phi_j``."""
-    measure, _ = geometry(mesh)
-    return _simplex_mass(mesh.cells, measure, mesh.n_points)
+    return p1.stiffness(mesh, a)
 
 
 def load(mesh: Mesh, f: Field) -> np.ndarray:
@@ -220,29 +217,6 @@ def h1_error(mesh: Mesh, uh: np.ndarray,
     return float(np.sqrt(total))
 
 
-def geometry(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
-    """Cell measures ``(C,)`` and barycentric gradients ``(C, d + 1, d)``."""
-    if not mesh.is_simplicial:
-        raise InvalidSystemError(f"P1 elements need triangles or tetrahedra, not "
-                                 f"{mesh.cell_type!r}; use mesh.triangulated()")
-    p = mesh.points[mesh.cells]
-    J = np.transpose(p[:, 1:] - p[:, :1], (0, 2, 1))  # columns p_i - p_0
-    det = np.linalg.det(J)
-    if np.any(det == 0):
-        raise InvalidSystemError(f"{np.count_nonzero(det == 0)} cells have zero measure; the "
-                                 f"mesh is degenerate")
-    inv = np.linalg.inv(J)  # rows: gradients of lambda_1..lambda_d
-    grads = np.concatenate([-inv.sum(axis=1, keepdims=True), inv], axis=1)
-    factorial = 2.0 if mesh.dim == 2 else 6.0
-    return np.abs(det) / factorial, grads
-
-
-def _simplex_mass(cells: np.ndarray, measure: np.ndarray, n: int) -> sp.csr_matrix:
-    k = cells.shape[1] - 1
-    ref = (np.ones((k + 1, k + 1)) + np.eye(k + 1)) / ((k + 1) * (k + 2))
-    return _scatter(cells, measure[:, None, None] * ref, n)
-
-
 def _boundary_load(mesh: Mesh, flux: Field, fixed: set[int]) -> np.ndarray:
     facets = mesh.boundary_facets()
     neumann = facets[[not set(f.tolist()) <= fixed for f in facets]]
@@ -251,14 +225,7 @@ def _boundary_load(mesh: Mesh, flux: Field, fixed: set[int]) -> np.ndarray:
         measure = np.linalg.norm(p[:, 1] - p[:, 0], axis=1)
     else:
         measure = np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1) / 2
-    return _simplex_mass(neumann, measure, mesh.n_points) @ _nodal(mesh, flux, "neumann")
-
-
-def _scatter(cells: np.ndarray, local: np.ndarray, n: int) -> sp.csr_matrix:
-    k = cells.shape[1]
-    rows = np.repeat(cells, k, axis=1).ravel()
-    cols = np.tile(cells, (1, k)).ravel()
-    return sp.coo_matrix((local.ravel(), (rows, cols)), shape=(n, n)).tocsr()
+    return p1.simplex_mass(neumann, measure, mesh.n_points) @ _nodal(mesh, flux, "neumann")
 
 
 def _nodal(mesh: Mesh, field: Field, name: str) -> np.ndarray:

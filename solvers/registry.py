@@ -7,7 +7,7 @@ An :class:`Entry` says how its name runs on each backend, in the spirit of PETSc
 The backends read the entry; they keep no tables of their own. ``Entry.backends`` is derived
 from the specs, and :func:`check` verifies that every declared backend resolves.
 
-Built-in names register when :mod:`solvers` is imported (:mod:`solvers.builtins`). Packages
+Built-in names (:mod:`solvers.builtins`) register the first time the registry is used. Packages
 add their own through the entry-point group ``solvers.methods``: the entry point's *name* is
 the name users type (``"dcdm"``, ``"bandit-sor"``), its *value* a zero-argument callable that
 calls :func:`register`. Such packages are imported lazily, the first time one of their names
@@ -25,7 +25,9 @@ True
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
+import inspect
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from importlib.metadata import entry_points
 from typing import Any, Literal
 
 from solvers.errors import InvalidOptionError, SolverError
+from solvers.params import Param, by_name
 
 Kind = Literal["method", "pc"]
 ENTRY_POINT_GROUP = "solvers.methods"
@@ -95,8 +98,12 @@ class Entry:
 
     ``factory(**params)`` builds the host object (a method or a preconditioner; ``None`` for a
     name only PETSc runs); :class:`solvers.Solver` builds it once and reuses it.
-    ``requires_symmetric``: the method/pc needs a symmetric (Hermitian) operator, checked by
-    every backend before setup. ``summary`` is a one-line description.
+    ``params``: the declared keyword parameters (:class:`solvers.params.Param`), checked
+    before anything is built. ``requires_symmetric``: the method/pc needs a symmetric
+    (Hermitian) operator, checked once before setup (:func:`solvers.request.check_symmetry`).
+    ``refine``: a run that met its own test while the float64 residual fails may be
+    restarted from its ``x`` (``False`` for a direct solve, which a restart cannot improve).
+    ``summary`` is a one-line description.
     """
 
     name: str
@@ -106,6 +113,8 @@ class Entry:
     jax: JaxSpec | None = None
     petsc: PetscSpec | None = None
     requires_symmetric: bool = False
+    params: tuple[Param, ...] = ()
+    refine: bool = True
 
     @property
     def backends(self) -> tuple[str, ...]:
@@ -114,13 +123,41 @@ class Entry:
         return tuple(name for name in BACKENDS if specs[name] is not None)
 
     def parameters(self) -> set[str]:
-        """Keyword parameters the name takes (``"**"`` when the factory takes ``**kwargs``)."""
-        names = set(self.petsc.params) if self.petsc is not None else set()
-        return names | (factory_parameters(self.factory) if self.factory else set())
+        """The names of the declared keyword parameters (``"**"``: any name)."""
+        return {param.name for param in self.params}
+
+    def label(self) -> str:
+        """``"method 'gmres'"`` / ``"pc 'ilu'"``, as error messages name the entry."""
+        return f"{self.kind} {self.name!r}"
 
 
 _ENTRIES: dict[tuple[Kind, str], Entry] = {}
 _LOADED_ENTRY_POINTS: set[str] = set()
+_GENERATION = [0]
+
+
+def generation() -> int:
+    """A counter that changes whenever an entry is registered (keys of cached lookups)."""
+    return _GENERATION[0]
+
+
+_BUILTINS_REGISTERED = False
+
+
+def _ensure_builtins() -> None:
+    """Register the built-in names on first use of the registry (``import solvers`` stays
+    free of SciPy/pyamg). Called before ``_ENTRIES`` is read or written."""
+    global _BUILTINS_REGISTERED
+    if _BUILTINS_REGISTERED:
+        return
+    _BUILTINS_REGISTERED = True  # set first: register_builtins() calls register()
+    try:
+        from solvers.builtins import register_builtins  # imports this module
+
+        register_builtins()
+    except BaseException:
+        _BUILTINS_REGISTERED = False
+        raise
 
 
 def register(
@@ -133,14 +170,18 @@ def register(
     requires_symmetric: bool | None = None,
     summary: str = "",
     replace: bool = False,
-    backends: tuple[str, ...] | None = None,
+    params: tuple[Param, ...] | None = None,
+    refine: bool = True,
 ) -> Entry:
     """Register ``name`` as a method or a preconditioner (``kind="pc"``).
 
-    ``backends``, if given, must agree with the specs (a check, kept for callers of the
-    first API). ``requires_symmetric`` defaults to the factory's ``requires_symmetric``
-    attribute.
+    ``params`` declares the keyword parameters (:class:`solvers.params.Param`); without it
+    they are read off the factory's signature and the PETSc option mapping, as ``"any"``
+    (accepted by name, values unchecked: declare them to have them checked; a factory that
+    takes ``**kwargs`` then accepts every name, as :data:`solvers.params.ANY_NAME`).
+    ``requires_symmetric`` defaults to the factory's ``requires_symmetric`` attribute.
     """
+    _ensure_builtins()
     if kind not in ("method", "pc"):
         raise InvalidOptionError(f"kind must be 'method' or 'pc', not {kind!r}")
     key = (kind, name)
@@ -150,14 +191,21 @@ def register(
         )
     if requires_symmetric is None:
         requires_symmetric = bool(getattr(factory, "requires_symmetric", False))
-    entry = Entry(name, kind, factory, summary, jax, petsc, requires_symmetric)
-    if backends is not None and set(backends) != set(entry.backends):
-        raise InvalidOptionError(
-            f"{kind} {name!r}: backends={tuple(backends)} but its specs give "
-            f"{entry.backends}; pass jax=JaxSpec(...)/petsc=PetscSpec(...) for each backend"
-        )
-    _ENTRIES[key] = entry
-    return entry
+    if params is None:
+        params = _signature_params(factory, petsc)
+    by_name(params)  # a name declared twice is an error
+    _GENERATION[0] += 1
+    _ENTRIES[key] = Entry(name, kind, factory, summary, jax, petsc, requires_symmetric,
+                          tuple(params), refine)
+    return _ENTRIES[key]
+
+
+def _signature_params(factory: Callable[..., Any] | None,
+                      petsc: PetscSpec | None) -> tuple[Param, ...]:
+    """Undeclared parameters: the factory's keywords and the PETSc-mapped names, unchecked."""
+    names = set(petsc.params) if petsc is not None else set()
+    names |= factory_parameters(factory) if factory is not None else set()
+    return tuple(Param(name, "any") for name in sorted(names))
 
 
 def resolve(path: str) -> Any:
@@ -166,21 +214,20 @@ def resolve(path: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-def factory_parameters(factory: Callable[..., Any]) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def factory_parameters(factory: Callable[..., Any]) -> frozenset[str]:
     """Keyword parameters of a factory; ``"**"`` marks one that takes ``**kwargs``."""
-    import inspect
-
     try:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):
-        return {"**"}
+        return frozenset({"**"})
     names = set()
     for p in signature.parameters.values():
         if p.kind is p.VAR_KEYWORD:
             names.add("**")
         elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             names.add(p.name)
-    return names
+    return frozenset(names)
 
 
 def _load_entry_point(name: str) -> None:
@@ -208,6 +255,7 @@ def names(kind: Kind = "method") -> list[str]:
     >>> "gmres" in names() and "ilu" in names("pc") and "ilu" not in names()
     True
     """
+    _ensure_builtins()
     load_all()
     return sorted(n for (k, n) in _ENTRIES if k == kind)
 
@@ -215,6 +263,7 @@ def names(kind: Kind = "method") -> list[str]:
 def entries(plugins: bool = True) -> list[Entry]:
     """Every registered entry (methods, then preconditioners); ``plugins=False`` lists only
     those registered so far, without importing the entry-point plugins."""
+    _ensure_builtins()
     if plugins:
         load_all()
     return [_ENTRIES[key] for key in sorted(_ENTRIES)]
@@ -235,6 +284,7 @@ def lookup(name: str, kind: Kind = "method") -> Entry:
     as ``"bcgs"`` or ``"gamg"`` is answered with ours)."""
     if not isinstance(name, str):
         raise InvalidOptionError(f"{kind} must be a string name, not {type(name).__name__}")
+    _ensure_builtins()
     for key in ((kind, name), (kind, name.lower())):
         if key not in _ENTRIES:
             _load_entry_point(key[1])
@@ -265,7 +315,7 @@ def check(entry: Entry) -> list[str]:
     The JAX kernel and the PETSc Python context must import; the PETSc KSP/PC types are
     checked against petsc4py when it is installed. Returns a list of messages (empty: fine).
     """
-    problems = []
+    problems = _undeclared(entry)
     if entry.jax is not None and not entry.jax.delegate:
         if entry.jax.kernel is None and not (entry.kind == "pc" and entry.name == "none"):
             problems.append(f"{entry.name}: jax spec without a kernel or delegate=True")
@@ -282,6 +332,17 @@ def check(entry: Entry) -> list[str]:
             problems += _importable(entry.name, spec.context)
         problems += _petsc_types(entry)
     return problems
+
+
+def _undeclared(entry: Entry) -> list[str]:
+    """Declared parameters that neither the factory nor the PETSc mapping takes (accepted,
+    then silently dropped). A factory keyword left undeclared is fine: it is never passed."""
+    taken = set(entry.petsc.params) if entry.petsc is not None else set()
+    keywords = factory_parameters(entry.factory) if entry.factory is not None else set()
+    if "**" in keywords:
+        return []
+    return [f"{entry.name}: declared parameter {name!r} is taken by nothing"
+            for name in sorted(entry.parameters() - taken - keywords)]
 
 
 def _importable(name: str, path: str) -> list[str]:

@@ -378,21 +378,6 @@ def test_solvers_recognise_problems_by_their_fields():
     assert as_system(operators.Problem(grid.A, grid.b), grid.b).symmetric is None
 
 
-def test_no_module_imports_private_helpers_of_another():
-    import ast
-    import pathlib
-
-    root = pathlib.Path(operators.__file__).parent
-    offenders = [
-        f"{path.name}: {node.module}.{alias.name}"
-        for path in sorted(root.glob("*.py"))
-        for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.ImportFrom) and node.module != "__future__"
-        for alias in node.names if alias.name.startswith("_")
-    ]
-    assert offenders == []
-
-
 @pytest.mark.parametrize("form", ["csr", "dense", "coo", "operator"])
 @pytest.mark.parametrize("tags", [{}, {"symmetric": True, "positive_definite": True}])
 def test_problem_from_any_matrix_is_solvable(form, tags):

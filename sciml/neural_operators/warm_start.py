@@ -8,6 +8,10 @@ guarantees the tolerance whatever the network predicts; a good guess only remove
 iterations that would have reduced the error to the network's accuracy. The models learn
 ``f = 1``; a constant ``f = c`` is handled by linearity (the guess is scaled by ``c``).
 
+``solve(p, p.b, x0="fno:darcy")`` does the same by name: :func:`register`, the entry point of
+the group ``solvers.initial_guesses`` (``pyproject.toml``), makes :func:`initial_guess` the
+provider of the ``"fno"`` and ``"mgno"`` prefixes (:mod:`solvers.guesses`).
+
 References
 ----------
 .. [1] Z. Li et al., "Fourier neural operator for parametric partial differential equations",
@@ -29,11 +33,12 @@ import os
 
 import numpy as np
 
-from sciml.neural_operators.saving import TrainedOperator, load
+from sciml.neural_operators.saving import ARCHITECTURES, TrainedOperator, load
 from solvers.backends.jax.cache import enable as enable_compilation_cache
 from solvers.errors import InvalidSystemError
+from solvers.guesses import register_guess
 
-__all__ = ["initial_guess"]
+__all__ = ["initial_guess", "register"]
 
 _LOADED: dict[str, TrainedOperator] = {}
 
@@ -79,6 +84,12 @@ def initial_guess(model: TrainedOperator | str | os.PathLike, problem: object) -
             "the neural operators learn -div(K grad u) = 1: initial_guess needs a constant "
             "right-hand side; solve without x0 (or train an operator for your source)")
     return float(b.flat[0]) * op(np.asarray(K, dtype=np.float64)).ravel()
+
+
+def register() -> None:
+    """Provide ``x0="fno:<model>"`` / ``x0="mgno:<model>"`` to :func:`solvers.solve`."""
+    for prefix in ARCHITECTURES:
+        register_guess(prefix, initial_guess, replace=True)
 
 
 def _cached(name: str | os.PathLike) -> TrainedOperator:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
-from sciml.recycling.sort import _flat, greedy_order
+from sciml.recycling.sort import as_rows, greedy_order
 
 CURVE_BITS = 16
 
@@ -117,7 +117,7 @@ def fast_order(fields: np.ndarray, scalars: np.ndarray | None = None, *, modes: 
     """
     if block < 1 or modes < 0:
         raise ValueError(f"block must be >= 1 and modes >= 0, not {block} and {modes}")
-    X, S = _flat(fields, scalars)
+    X, S = as_rows(fields, scalars)
     if X.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     features = np.concatenate([fourier_features(np.asarray(fields), modes), S], axis=1)

@@ -34,9 +34,16 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def _flat(fields: np.ndarray | Sequence[np.ndarray],
-          scalars: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Fields as rows ``(N, d)`` and scalars as ``(N, q)`` (``q = 0`` when none), checked."""
+def as_rows(fields: np.ndarray | Sequence[np.ndarray],
+            scalars: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``N`` parameter fields as rows ``X`` ``(N, d)`` and the scalars as ``S`` ``(N, q)``
+    (``q = 0`` when there are none), checked finite: the input of the sorting distances.
+
+    Raises
+    ------
+    ValueError
+        A field or scalar is NaN or infinite.
+    """
     X = np.asarray(fields)
     if X.ndim < 1 or X.shape[0] == 0:
         return X.reshape(0, 0), np.zeros((0, 0))
@@ -67,7 +74,7 @@ def greedy_order(fields: np.ndarray | Sequence[np.ndarray], scalars: np.ndarray 
     numpy.ndarray
         A permutation of ``0..N-1`` (int64): the order in which to solve the systems.
     """
-    X, S = _flat(fields, scalars)
+    X, S = as_rows(fields, scalars)
     n = X.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -93,7 +100,7 @@ def greedy_order(fields: np.ndarray | Sequence[np.ndarray], scalars: np.ndarray 
 def path_length(fields: np.ndarray | Sequence[np.ndarray], order: Sequence[int],
                 scalars: np.ndarray | None = None) -> float:
     """Total distance ``sum_t d(order[t], order[t+1])`` of a path (the quantity sorting lowers)."""
-    X, S = _flat(fields, scalars)
+    X, S = as_rows(fields, scalars)
     order = np.asarray(order, dtype=np.int64)
     if order.size < 2:
         return 0.0
