@@ -307,7 +307,8 @@ def solve(A: Any, b: Any = None, method: str = "auto", pc: str | Callable | None
     x0
         Initial guess (default zero), or the name of a trained neural operator
         (``"fno:darcy"``) whose prediction for the :class:`operators.GridProblem` ``A`` is the
-        guess (:func:`sciml.neural_operators.initial_guess`); the stopping rule is unchanged.
+        guess (a provider registered by name, :func:`solvers.guesses.initial_guess`); the
+        stopping rule is unchanged.
     callback
         ``callback(xk)`` with the current iterate after each iteration: every inner
         iteration of GMRES/FGMRES (what SciPy's ``callback_type="x"`` gives once per restart);

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from solvers.errors import InvalidOptionError, SolverError
+from solvers.errors import InvalidOptionError
+from solvers.registry import load_plugin
 
 __all__ = ["ENTRY_POINT_GROUP", "initial_guess", "prefixes", "register_guess",
            "unregister_guess"]
@@ -91,12 +92,4 @@ def initial_guess(name: str, A: Any) -> Any:
 
 
 def _load_entry_point(prefix: str) -> None:
-    if prefix in _LOADED:
-        return
-    _LOADED.add(prefix)
-    for ep in entry_points(group=ENTRY_POINT_GROUP, name=prefix):
-        try:
-            ep.load()()
-        except ImportError as exc:
-            raise SolverError(f"the package that provides x0='{prefix}:...' ({ep.value}) "
-                              f"failed to import: {exc}. Reinstall it: pip install -e .") from exc
+    load_plugin(ENTRY_POINT_GROUP, prefix, _LOADED, f"x0='{prefix}:...'")

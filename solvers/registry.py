@@ -230,19 +230,25 @@ def factory_parameters(factory: Callable[..., Any]) -> frozenset[str]:
     return frozenset(names)
 
 
-def _load_entry_point(name: str) -> None:
-    if name in _LOADED_ENTRY_POINTS:
+def load_plugin(group: str, name: str, loaded: set[str], what: str) -> None:
+    """Call the ``register()`` of the entry point ``name`` in ``group`` once (``loaded``
+    remembers the names tried); an import failure is a :class:`SolverError` naming ``what``
+    the plugin provides and its entry point."""
+    if name in loaded:
         return
-    _LOADED_ENTRY_POINTS.add(name)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            try:
-                ep.load()()
-            except ImportError as exc:
-                raise SolverError(
-                    f"the plugin that provides {name!r} ({ep.value}) failed to import: {exc}. "
-                    f"Reinstall the package: pip install -e ."
-                ) from exc
+    loaded.add(name)
+    for ep in entry_points(group=group, name=name):
+        try:
+            ep.load()()
+        except ImportError as exc:
+            raise SolverError(
+                f"the plugin that provides {what} ({ep.value}) failed to import: {exc}. "
+                f"Reinstall the package: pip install -e ."
+            ) from exc
+
+
+def _load_entry_point(name: str) -> None:
+    load_plugin(ENTRY_POINT_GROUP, name, _LOADED_ENTRY_POINTS, repr(name))
 
 
 def names(kind: Kind = "method") -> list[str]:
