@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import math
 import os
+import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from sciml.persist import check_resume, read_state, write_state
+from solvers.errors import InvalidOptionError
+from solvers.params import Param, positive_int
 from solvers.stopping import StoppingRule
 from solvers.system import LinearSystem
 
@@ -39,8 +43,8 @@ from .normalise import CostNormaliser
 from .tsallis import TsallisINF
 from .unimodal import UnimodalBandit
 
-__all__ = ["DEFAULT_OMEGAS", "LEARNERS", "PRESETS", "BanditState", "OmegaBandit",
-           "check_omegas"]
+__all__ = ["DEFAULT_OMEGAS", "LEARNERS", "LEARNER_OPTIONS", "MAX_ARMS", "MAX_BINS", "PRESETS",
+           "BanditState", "OmegaBandit", "check_omegas"]
 
 #: The default grid of the paper: 20 equispaced values in [1, 1.95].
 DEFAULT_OMEGAS = np.linspace(1.0, 1.95, 20)
@@ -54,12 +58,31 @@ PRESETS = {"default": "unimodal", "paper": "tsallis", "paper-binned": "binned",
            "paper-chebcb": "chebcb"}
 #: ``kind`` and ``version`` of the state files (:mod:`sciml.persist`).
 STATE_KIND, STATE_VERSION = "omega-bandit", 2
+#: Bounds that keep memory and time finite: arms of the grid (each a learner row, a SOR
+#: factor) and context bins (each a learner per bin).
+MAX_ARMS, MAX_BINS = 1000, 10_000
+#: The keyword options of the learners made by name (``learner_options=``), each checked;
+#: which learner takes which is checked when it is made.
+LEARNER_OPTIONS = {param.name: param for param in (
+    positive_int("rounds_per_bin", 8, 10**6, "unimodal: rounds per adaptive context bin"),
+    positive_int("max_bins", 32, MAX_BINS, "unimodal: most adaptive context bins"),
+    positive_int("start", 0, MAX_ARMS - 1, "unimodal: first arm; default the omega nearest 1",
+                 low=0),
+    Param("jump", "int", None, low=1, high=MAX_ARMS, none_ok=True,
+          doc="unimodal: far neighbour, in grid steps"),
+    Param("eta_scale", "float", 2.0, low=0.0, open_low=True,
+          doc="tsallis/binned: learning-rate scale"),
+    positive_int("degree", 4, 32, "chebcb: Chebyshev degree", low=0),
+    Param("gamma_scale", "float", 10.0, low=0.0, open_low=True, doc="chebcb: exploration scale"),
+    Param("ridge", "float", 1e-2, low=0.0, open_low=True, doc="chebcb: ridge regularisation"),
+)}
 
 Context = str | Callable[[Any], float] | None
 
 
 def check_omegas(omegas: Sequence[float] | np.ndarray | None) -> np.ndarray:
-    """Validate a grid of relaxation parameters: non-empty, finite, distinct, in (0, 2).
+    """Validate a grid of relaxation parameters: non-empty, finite, distinct, in (0, 2), at
+    most :data:`MAX_ARMS` of them.
 
     ``None`` gives :data:`DEFAULT_OMEGAS`; otherwise :class:`BanditError` says what is wrong.
 
@@ -70,17 +93,114 @@ def check_omegas(omegas: Sequence[float] | np.ndarray | None) -> np.ndarray:
     """
     if omegas is None:
         return DEFAULT_OMEGAS.copy()
+    _raise_if("omegas", omegas, omegas_problem(omegas))
+    return np.asarray(omegas, dtype=float)
+
+
+# ---- checks shared by the constructor and the declared parameters (sciml.bandits.register):
+# each returns what the value must be, or None if it is valid.
+
+def omegas_problem(omegas: Any) -> str | None:
+    """``None`` if ``omegas`` is a valid grid (or ``None``), else what it must be."""
+    wanted = (f"a non-empty 1-d sequence of at most {MAX_ARMS} distinct numbers in the open "
+              f"interval (0, 2), where SOR converges, e.g. numpy.linspace(1.0, 1.95, 20)")
+    if omegas is None:
+        return None
+    if isinstance(omegas, str | bytes | Mapping) or (
+            hasattr(omegas, "__len__") and len(omegas) > MAX_ARMS):
+        return wanted
     try:
         grid = np.asarray(omegas, dtype=float)
     except (TypeError, ValueError):
-        grid = np.empty(0)
-    if grid.ndim != 1 or grid.size == 0 or not np.all((grid > 0) & (grid < 2)):
-        raise BanditError(f"omegas must be a non-empty 1-d sequence of numbers in the open "
-                          f"interval (0, 2), where SOR converges, e.g. numpy.linspace(1.0, 1.95, "
-                          f"20), not {omegas!r}")
+        return wanted
+    if grid.ndim != 1 or not 0 < grid.size <= MAX_ARMS or not np.all((grid > 0) & (grid < 2)):
+        return wanted
     if np.unique(grid).size != grid.size:
-        raise BanditError(f"omegas must be distinct, got {grid.tolist()}")
-    return grid
+        return f"distinct values, got {grid.tolist()}"
+    return None
+
+
+def learner_problem(learner: Any) -> str | None:
+    """A learner's name or a :class:`~sciml.bandits.learner.Learner` instance."""
+    if learner is None or isinstance(learner, Learner) or (
+            isinstance(learner, str) and learner in LEARNERS):
+        return None
+    return f"one of {', '.join(map(repr, LEARNERS))} or a Learner instance"
+
+
+def context_problem(context: Any) -> str | None:
+    """A feature or ``Problem`` parameter name, a callable, ``"auto"`` or ``None``."""
+    if context is None or callable(context) or (isinstance(context, str) and context):
+        return None
+    return (f"{', '.join(map(repr, FEATURES))} (computed from the matrix), the name of an "
+            f"operators.Problem parameter (e.g. 'shift'), a callable returning a float, or None")
+
+
+def bins_problem(bins: Any) -> str | None:
+    """``"auto"``, ``"quantile"``, ``None``, bin edges or ``(low, high, n_bins)``, at most
+    :data:`MAX_BINS` bins."""
+    wanted = (f"'quantile' (adaptive), None, at most {MAX_BINS + 1} increasing bin edges, or a "
+              f"tuple (low, high, n_bins) with n_bins <= {MAX_BINS} (default 'auto': the "
+              f"learner's)")
+    if bins is None:
+        return None
+    if isinstance(bins, str):
+        return None if bins in ("auto", "quantile") else wanted
+    if isinstance(bins, tuple) and len(bins) == 3 and isinstance(bins[2], Integral) \
+            and bins[2] > MAX_BINS:
+        return wanted
+    if isinstance(bins, Mapping) or (hasattr(bins, "__len__") and len(bins) > MAX_BINS + 1):
+        return wanted
+    try:
+        bin_edges(bins)
+    except BanditError as exc:
+        return f"{wanted} ({exc})"
+    return None
+
+
+def cost_scale_problem(scale: Any) -> str | None:
+    """A scale :class:`~sciml.bandits.normalise.CostNormaliser` takes."""
+    wanted = ("a finite positive number such as the solver's maxiter, 'maxiter' (the budget of "
+              "each solve), 'mean' (twice the mean cost so far), 'running' or None (the "
+              "largest cost so far)")
+    if not (scale is None or isinstance(scale, str | Real)):
+        return wanted
+    try:
+        CostNormaliser(scale)
+    except BanditError:
+        return wanted
+    return None
+
+
+def learner_options_problem(options: Any) -> str | None:
+    """``None`` or a dict of :data:`LEARNER_OPTIONS`, each value in its range."""
+    names = ", ".join(LEARNER_OPTIONS)
+    if options is None:
+        return None
+    if not isinstance(options, Mapping):
+        return f"a dict of learner options ({names})"
+    for key, value in options.items():
+        param = LEARNER_OPTIONS.get(key) if isinstance(key, str) else None
+        if param is None:
+            return f"a dict whose keys are among {names}; {key!r} is not one"
+        try:
+            param.check(value, "learner_options")
+        except InvalidOptionError:
+            return f"a dict whose {key} is {param.describe()} ({param.doc})"
+    return None
+
+
+def path_problem(path: Any) -> str | None:
+    """``None`` or a non-empty path (``str`` or ``os.PathLike``)."""
+    if path is None or (isinstance(path, str | os.PathLike) and os.fspath(path)):
+        return None
+    return "the path (str or pathlib.Path) of a state file written by BanditState.save"
+
+
+def _raise_if(name: str, value: Any, problem: str | None) -> None:
+    """:class:`BanditError` ``"<name> must be <problem>, not <value>"`` if ``problem``."""
+    if problem is not None:
+        raise BanditError(f"{name} must be {problem}, not {reprlib.repr(value)}")
 
 
 @dataclass(repr=False)
@@ -157,7 +277,8 @@ class OmegaBandit:
     Parameters
     ----------
     omegas
-        Grid of :math:`\omega` values in :math:`(0, 2)`; default :data:`DEFAULT_OMEGAS`.
+        Grid of at most :data:`MAX_ARMS` distinct :math:`\omega` values in :math:`(0, 2)`;
+        default :data:`DEFAULT_OMEGAS`.
     preset
         Named settings: ``"default"`` (the above), ``"paper"`` (Tsallis-INF over the grid with
         loss :math:`k/\text{maxiter}`, the non-contextual setting of [1]_), ``"paper-binned"``
@@ -183,13 +304,14 @@ class OmegaBandit:
         so far), or fixed bin edges / ``(low, high, n_bins)``.
         ``"binned"``/``"chebcb"``, required: bin edges of the context or ``(low, high,
         n_bins)`` (:func:`~sciml.bandits.contextual.bin_edges`); ChebCB uses the outer edges.
+        At most :data:`MAX_BINS` bins.
     cost_scale
         The :class:`~sciml.bandits.normalise.CostNormaliser` scale: ``"maxiter"`` (default,
         as in [1]_), ``"mean"``, ``"running"`` or a number.
     learner_options
         Keyword arguments of a learner made by name (``rounds_per_bin``, ``max_bins``,
         ``start``, ``jump`` for ``"unimodal"``; ``eta_scale``; ``degree``, ``gamma_scale``,
-        ``ridge`` for ChebCB).
+        ``ridge`` for ChebCB), each in the range :data:`LEARNER_OPTIONS` declares.
     resume
         A state file written by :meth:`BanditState.save` with the same options: the initial
         state continues it.
@@ -216,6 +338,12 @@ class OmegaBandit:
                               f"learner='binned' (one Tsallis-INF per context bin), "
                               f"learner='chebcb' or learner='tsallis' (no context)")
         self.omegas = check_omegas(omegas)
+        for option, value, problem in (
+                ("learner", learner, learner_problem), ("context", context, context_problem),
+                ("bins", bins, bins_problem), ("cost_scale", cost_scale, cost_scale_problem),
+                ("learner_options", learner_options, learner_options_problem),
+                ("resume", resume, path_problem)):
+            _raise_if(option, value, problem(value))
         name = _learner_name(preset, learner)
         if isinstance(context, str) and context == "auto":
             context = LEARNER_CONTEXT.get(name)
@@ -228,7 +356,6 @@ class OmegaBandit:
             learner if learner is not None else name, context, self.omegas.size, seed,
             None if isinstance(bins, str) and bins == "auto" else bins, options)
         self.context = context
-        CostNormaliser(cost_scale)  # validates
         self.cost_scale, self.resume = cost_scale, resume
         self.config = {"omegas": self.omegas.tolist(), "learner": name, "edges": edges,
                        "cost_scale": cost_scale, "context": _context_name(self.context)}
@@ -303,7 +430,7 @@ class OmegaBandit:
 def _learner_name(preset: str | None, learner: str | Learner | None) -> str:
     """The learner's name from ``preset`` or ``learner`` (an instance: its class name)."""
     if preset is not None:
-        if preset not in PRESETS:
+        if not isinstance(preset, str) or preset not in PRESETS:
             raise BanditError(f"preset must be one of {', '.join(map(repr, PRESETS))}, not "
                               f"{preset!r}")
         if learner is not None:
@@ -356,10 +483,6 @@ def _make_learner(learner: str | Learner, context: Context, n_arms: int, seed: i
 
 
 def _context_name(context: Context) -> str | None:
-    """How ``context`` is recorded in a state file (a callable only by kind)."""
-    if context is None or isinstance(context, str):
-        return context
-    if callable(context):
-        return "<callable>"
-    raise BanditError(f"context must be the name of an operators.Problem parameter (e.g. "
-                      f"'shift') or a callable returning a float, not {context!r}")
+    """How ``context`` (checked by :func:`context_problem`) is recorded in a state file (a
+    callable only by kind)."""
+    return context if context is None or isinstance(context, str) else "<callable>"

@@ -58,6 +58,7 @@ import numpy as np
 
 from sciml.dcdm import context
 from sciml.dcdm.exported import compile_program
+from sciml.dcdm.register import METHOD_PARAMS, check_arguments
 from solvers.errors import InvalidOptionError
 from solvers.jaxkrylov.fcg import State
 from solvers.jaxkrylov.fcg import initial as fcg_initial
@@ -86,13 +87,17 @@ class DCDM:
         (the paper's nonlinear network, :mod:`sciml.dcdm.paper_net`), ``"fixed"`` or the
         path of a ``.eqx`` weight file; default: chosen from the problem's kind and dimension.
     truncation
-        Number of previous directions each new one is A-orthogonalised against (paper: 2).
+        Number of previous directions each new one is A-orthogonalised against (paper: 2),
+        in ``[1, 100]`` (each is two stored vectors of length ``n``, and adds to the compile
+        time).
     replace_every
-        Recompute the true residual ``b - A x`` every this many iterations.
+        Recompute the true residual ``b - A x`` every this many iterations (``>= 1``).
     shape
-        Grid shape of the unknowns, needed when ``A`` is a plain matrix (a Problem has it).
+        Grid shape of the unknowns, 2 or 3 positive ints, needed when ``A`` is a plain
+        matrix (a Problem has it).
     record_directions
-        Keep the first this many search directions in ``info["directions"]`` (debugging).
+        Keep the first this many search directions in ``info["directions"]`` (debugging),
+        in ``[0, 1000]``.
     loop
         ``"device"``: the whole iteration is one compiled ``lax.while_loop``; ``"host"``: a
         Python loop over the compiled network and the compiled update (one device sync per
@@ -100,6 +105,8 @@ class DCDM:
 
     Notes
     -----
+    The parameters are declared in :data:`sciml.dcdm.register.METHOD_PARAMS` and checked
+    there (:class:`~solvers.errors.InvalidOptionError` naming the valid range).
     ``info`` of the result holds ``model``, ``grid``, ``device``, ``loop``, ``conjugacy``
     (per iteration from the second, ``|d_k^T A d_{k-1}| / (||d_k||_A ||d_{k-1}||_A)``) and,
     if asked, ``directions``. The network is per-matrix setup, not state carried across
@@ -111,18 +118,14 @@ class DCDM:
     def __init__(self, model: str | os.PathLike | None = None, truncation: int = 2,
                  replace_every: int = 10, shape: tuple[int, ...] | None = None,
                  record_directions: int = 0, loop: str = "auto") -> None:
-        for name, value, low in (("truncation", truncation, 1),
-                                 ("replace_every", replace_every, 1),
-                                 ("record_directions", record_directions, 0)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise InvalidOptionError(f"{name} must be an int >= {low}, not {value!r}")
-        if loop not in ("auto", "device", "host"):
-            raise InvalidOptionError(f"loop must be 'auto', 'device' or 'host', not {loop!r}")
+        check_arguments(METHOD_PARAMS, "method 'dcdm'", {
+            "model": model, "truncation": truncation, "replace_every": replace_every,
+            "shape": shape, "record_directions": record_directions, "loop": loop})
         self.model = model
-        self.truncation = truncation
-        self.replace_every = replace_every
+        self.truncation = int(truncation)  # a NumPy int too; static in the compiled loop
+        self.replace_every = int(replace_every)
         self.shape = shape
-        self.record = record_directions
+        self.record = int(record_directions)
         self.loop = loop
         self.ctx: context.Context | None = None
         self._ops: dict[str, Any] | None = None

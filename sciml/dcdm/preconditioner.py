@@ -36,6 +36,7 @@ import scipy.sparse.linalg as spla
 from sciml.dcdm import context
 from sciml.dcdm.exported import compile_program
 from sciml.dcdm.model import DCDMNet
+from sciml.dcdm.register import PC_PARAMS, check_arguments
 from solvers.system import LinearSystem, as_system
 
 
@@ -54,6 +55,7 @@ class DCDMPreconditioner:
 
     def __init__(self, model: str | os.PathLike | None = None,
                  shape: tuple[int, ...] | None = None) -> None:
+        check_arguments(PC_PARAMS, "pc 'dcdm'", {"model": model, "shape": shape})
         self.model = model
         self.shape = shape
         self.ctx: context.Context | None = None

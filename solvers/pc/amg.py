@@ -22,8 +22,12 @@ class AMG:
     """pyamg smoothed aggregation; ``cycle`` is ``"V"``, ``"W"`` or ``"F"``; ``seed`` seeds
     pyamg's random start vectors so that the hierarchy is reproducible.
 
-    Extra keyword arguments go to ``pyamg.smoothed_aggregation_solver``. The hierarchy is
-    the setup cost; :class:`solvers.Solver` keeps it while the matrix is unchanged.
+    Extra keyword arguments go to ``pyamg.smoothed_aggregation_solver``; which ones, and
+    their valid values, are declared in :data:`solvers.builtins.AMG_PARAMS` and checked
+    before this object is built. The hierarchy is the setup cost; :class:`solvers.Solver`
+    keeps it while the matrix is unchanged. The V-cycle is applied in the matrix's dtype
+    (a float64 residual given to a float32 hierarchy is rounded first, and ``z`` comes
+    back in the residual's dtype), as pyamg needs one dtype throughout.
     """
 
     requires_symmetric = False
@@ -45,4 +49,10 @@ class AMG:
                                                                **self.amg_options)
         finally:
             np.random.set_state(saved)
-        return self.hierarchy.aspreconditioner(cycle=self.cycle)
+        cycle = self.hierarchy.aspreconditioner(cycle=self.cycle)
+        dtype = matrix.dtype
+
+        def apply(r: np.ndarray) -> np.ndarray:
+            return cycle.matvec(np.asarray(r, dtype)).astype(r.dtype, copy=False)
+
+        return spla.LinearOperator(matrix.shape, matvec=apply, dtype=dtype)
