@@ -11,6 +11,8 @@ python -m pip install --quiet -e ".[test,docs]"
 # Serial suite (PETSc serial tests and the example notebooks included), then the MPI suite on
 # 2 ranks (one BLAS thread per rank: threaded OpenBLAS in two ranks oversubscribes the cores).
 python -m pytest -q "$@"
+# Static types of solvers/ ([tool.mypy] in pyproject.toml; also run by tests/test_typing.py).
+python -m mypy
 OPENBLAS_NUM_THREADS=1 timeout 600 mpiexec -n 2 python -m pytest tests/mpi -q -p no:cacheprovider
 
 # The user documentation (mkdocs + mkdocstrings + the notebooks), warnings as errors.

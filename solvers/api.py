@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from solvers import backends, finish, monitor, small
+from solvers import backends, finish, monitor, registry, small
 from solvers.errors import BreakdownError, InvalidOptionError, InvalidSystemError
+from solvers.method import Method, Preconditioner
 from solvers.request import SCIPY_SPELLINGS, Request, Store
 from solvers.result import SolveResult
 from solvers.stopping import StoppingRule
@@ -152,11 +153,9 @@ class Solver:
         """Carried state of each stateful component, keyed by ``(kind, name)``."""
         return self.cache.states
 
-    def component(self, kind: str, name: str) -> Any:
+    def component(self, kind: registry.Kind, name: str) -> Method | Preconditioner:
         """The host method/preconditioner object for ``name``, built once with its parameters."""
-        from solvers import registry
-
-        return self.cache.component(registry.lookup(name, kind), self.request)  # type: ignore[arg-type]
+        return self.cache.component(registry.lookup(name, kind), self.request)
 
     def solve(self, A: Any, b: Any = None, x0: Any = None,
               callback: Callable[[np.ndarray], Any] | None = None, *,
@@ -217,8 +216,8 @@ def _request(method: Any, pc: Any, backend: Any, rtol: Any, atol: Any, maxiter: 
         rtol, atol, maxiter, dtol)
     given = preconditioner_argument(pc, M)
     user_pc = None if given is None or isinstance(given, str) else given
-    name = given if isinstance(given, str) else None
-    return Request.build(method, name, user_pc, stop, params, backend, options, bool(monitor))
+    pc_name = given if isinstance(given, str) else None
+    return Request.build(method, pc_name, user_pc, stop, params, backend, options, bool(monitor))
 
 
 def _check_options(options: Any) -> None:

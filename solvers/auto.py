@@ -31,8 +31,9 @@ AUTO_DIRECT_MAX_N = 10_000
 AUTO_DIRECT_FALLBACK_MAX_N = 250_000
 #: Every ``(kind, name)`` the plan below may pick: the parameters they declare are the ones
 #: ``method="auto"`` accepts (:meth:`solvers.request.Request.check_params`).
-CANDIDATES = (("method", "direct"), ("method", "cg"), ("method", "minres"),
-              ("method", "gmres"), ("pc", "amg"), ("pc", "jacobi"), ("pc", "ilu"))
+CANDIDATES: tuple[tuple[registry.Kind, str], ...] = (
+    ("method", "direct"), ("method", "cg"), ("method", "minres"), ("method", "gmres"),
+    ("pc", "amg"), ("pc", "jacobi"), ("pc", "ilu"))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ host class, the JAX kernel and the PETSc KSP/PC mapping side by side.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from solvers.direct import Direct
@@ -21,7 +22,7 @@ from solvers.pc.icc import ICC
 from solvers.pc.ilu import ILU
 from solvers.pc.jacobi import Jacobi
 from solvers.pc.ssor import SSORPreconditioner
-from solvers.registry import JaxSpec, PetscSpec, register
+from solvers.registry import JaxSpec, Kind, PetscSpec, register
 from solvers.stationary.sor import SOR, SSOR
 
 _OMEGA = {"omega": "pc_sor_omega"}
@@ -88,7 +89,11 @@ def FGMRES(restart: int = 30) -> GMRES:  # noqa: N802 (a factory named like the 
     return GMRES(restart, flexible=True)
 
 
-METHODS = [
+#: One built-in name: ``(name, host factory, JAX spec, PETSc spec, summary, parameters)``.
+Row = tuple[str, Callable[..., Any] | None, JaxSpec | None, PetscSpec | None, str,
+            tuple[Param, ...]]
+
+METHODS: list[Row] = [
     ("cg", CG, _jax("cg"), PetscSpec("cg", side="left"), "conjugate gradients (SPD)", ()),
     ("fcg", FCG, _jax("fcg", "truncation"),
      PetscSpec("fcg", side="left", params={"truncation": "ksp_fcg_mmax"}),
@@ -116,7 +121,7 @@ METHODS = [
       positive_int("recycle", 20, MAX_BASIS - 1, "recycled vectors (< restart)"))),
 ]
 
-PCS = [
+PCS: list[Row] = [
     ("none", _none, JaxSpec(), PetscSpec(pc_type="none"), "no preconditioner", ()),
     ("jacobi", Jacobi, JaxSpec("solvers.backends.jax.operators:jacobi"),
      PetscSpec(pc_type="jacobi"), "diagonal scaling", ()),
@@ -160,7 +165,8 @@ FIELDS = {("method", "pycg"): {"requires_symmetric": True},
 
 def register_builtins() -> None:
     """Register every built-in name; idempotent."""
-    for kind, table in (("method", METHODS), ("pc", PCS)):
+    tables: tuple[tuple[Kind, list[Row]], ...] = (("method", METHODS), ("pc", PCS))
+    for kind, table in tables:
         for name, factory, jax, petsc, summary, params in table:
             register(name, factory, kind, jax=jax, petsc=petsc, summary=summary,
                      params=params, replace=True, **FIELDS.get((kind, name), {}))

@@ -45,6 +45,7 @@ class Direct:
               callback: Callback | None = None) -> Iterate:
         if self.lu is None:
             self.setup(system)
+        assert self.lu is not None  # setup() factors or raises SetupError
         x = self.lu.solve(b, trans="T")
         # One "iteration" as in PETSc's preonly+lu; the caller fills in the true residual.
         bnorm = float(np.linalg.norm(b))

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from solvers.backends import Backend, Prepared
-from solvers.method import Callback, Iterate
+from solvers.method import Callback, Iterate, carries_state
 from solvers.monitor import LOGGER
 from solvers.request import Request, Store
 from solvers.result import SolveResult, make_result
@@ -45,7 +45,7 @@ def solve(request: Request, store: Store, backend: Backend, A: Any, b: Any, x0: 
         first = prepared.choices[0]
         LOGGER.info("auto chose %s: %s", first.label(), first.why)
     result = _attempt(request.stop, store, prepared, start, state)
-    tried = []
+    tried: list[dict[str, Any]] = []
     for choice in prepared.choices[1:]:
         if result.converged:
             break
@@ -69,8 +69,9 @@ def _attempt(stop: StoppingRule, store: Store, p: Prepared, start: float,
     """One prepared system: hooks, run, restarts, verdict, hooks; carried state kept once."""
     states = _incoming(store, p, state)
     for key in states:
-        if hasattr(p.components[key], "before_solve"):
-            states[key] = p.components[key].before_solve(p.hook_system, stop, states[key])
+        component = p.components[key]
+        if component is not None and hasattr(component, "before_solve"):
+            states[key] = component.before_solve(p.hook_system, stop, states[key])
     setup_done = time.perf_counter()
     method_key = ("method", p.method)
     it, rnorm = _refine(p, stop, p.run(p.x0, stop, states.get(method_key)))
@@ -83,8 +84,9 @@ def _attempt(stop: StoppingRule, store: Store, p: Prepared, start: float,
     result = make_result(p.output(it.x), rnorm, p.bnorm, stop, it.reason,
                          it.iterations, it.residuals or [rnorm], timings, info, p.dtype)
     for key in states:
-        if hasattr(p.components[key], "after_solve"):
-            states[key] = p.components[key].after_solve(result, states[key])
+        component = p.components[key]
+        if component is not None and hasattr(component, "after_solve"):
+            states[key] = component.after_solve(result, states[key])
     store.states.update(states)
     result.state = next(iter(states.values()), None)
     return result
@@ -93,9 +95,9 @@ def _attempt(stop: StoppingRule, store: Store, p: Prepared, start: float,
 def _incoming(store: Store, p: Prepared, state: Any) -> dict[tuple[str, str], Any]:
     """The carried state of each stateful component: the caller's ``state`` for the first
     one, else what the solver kept, else the component's initial state."""
-    states = {}
+    states: dict[tuple[str, str], Any] = {}
     for key, component in p.components.items():
-        if not getattr(component, "carries_state", False):
+        if not carries_state(component):
             continue
         if state is not None and not states:
             states[key] = state

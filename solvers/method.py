@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeGuard, TypeVar
 
 import numpy as np
 import scipy.sparse.linalg as spla
@@ -40,14 +40,19 @@ from solvers.stopping import StoppingRule
 from solvers.system import LinearSystem
 
 Callback = Callable[[np.ndarray], Any]
+#: The type of an iterate's ``x``: a NumPy array on the host, a ``Vec`` on PETSc, a JAX array.
+X = TypeVar("X")
 
 
 @dataclass
-class Iterate:
+class Iterate(Generic[X]):
     """What a method returns: its ``x``, the iteration count, residual history and reason;
-    ``state`` is the carried state after the run (``None`` for stateless methods)."""
+    ``state`` is the carried state after the run (``None`` for stateless methods).
 
-    x: np.ndarray
+    ``x`` is in the backend's working form: ``Iterate[np.ndarray]`` from a host method, a
+    PETSc ``Vec`` or a JAX array from those backends' runs."""
+
+    x: X
     iterations: int
     residuals: list[float]
     reason: Reason
@@ -62,7 +67,7 @@ class Method(Protocol):
 
     def solve(self, system: LinearSystem, b: np.ndarray, x0: np.ndarray | None,
               M: spla.LinearOperator | None, stop: StoppingRule,
-              callback: Callback | None) -> Iterate: ...
+              callback: Callback | None) -> Iterate[np.ndarray]: ...
 
 
 class Preconditioner(Protocol):
@@ -72,15 +77,19 @@ class Preconditioner(Protocol):
 
 
 class CarriesState(Protocol):
-    """A method or preconditioner with state across solves (see the module docstring)."""
+    """A method or preconditioner with state across solves (see the module docstring).
+
+    The hooks ``before_solve(system, stop, state) -> S`` and ``after_solve(result, state)
+    -> S`` are optional, so not members: :mod:`solvers.finish` calls them where present."""
 
     carries_state: bool
 
     def initial_state(self) -> Any: ...
 
-    def before_solve(self, system: LinearSystem, stop: StoppingRule, state: Any) -> Any: ...
 
-    def after_solve(self, result: Any, state: Any) -> Any: ...
+def carries_state(component: object) -> TypeGuard[CarriesState]:
+    """Whether ``component`` keeps state across solves (``carries_state = True``)."""
+    return bool(getattr(component, "carries_state", False))
 
 
 def initial_state(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray,

@@ -336,7 +336,7 @@ def check(entry: Entry) -> list[str]:
             problems.append(f"{entry.name}: petsc spec without a {entry.kind} type")
         if spec.context is not None:
             problems += _importable(entry.name, spec.context)
-        problems += _petsc_types(entry)
+        problems += _petsc_types(entry.name, spec)
     return problems
 
 
@@ -359,18 +359,17 @@ def _importable(name: str, path: str) -> list[str]:
     return []
 
 
-def _petsc_types(entry: Entry) -> list[str]:
+def _petsc_types(name: str, spec: PetscSpec) -> list[str]:
     try:
         from petsc4py import PETSc
     except ImportError:
         return []
-    spec = entry.petsc
     known_ksp = {v for k, v in vars(PETSc.KSP.Type).items() if not k.startswith("_")}
     known_pc = {v for k, v in vars(PETSc.PC.Type).items() if not k.startswith("_")}
     problems = []
     if spec.ksp_type is not None and spec.ksp_type not in known_ksp:
-        problems.append(f"{entry.name}: unknown KSP type {spec.ksp_type!r}")
+        problems.append(f"{name}: unknown KSP type {spec.ksp_type!r}")
     pc_types = [spec.pc_type, spec.parallel]
-    problems += [f"{entry.name}: unknown PC type {t!r}" for t in pc_types
+    problems += [f"{name}: unknown PC type {t!r}" for t in pc_types
                  if t is not None and t not in known_pc]
     return problems

@@ -26,13 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from solvers import auto, registry
+from solvers.auto import Choice
 from solvers.errors import InvalidOptionError, NotSymmetricError
 from solvers.params import ANY_NAME, Param
 from solvers.registry import Entry
 from solvers.stopping import StoppingRule
+
+if TYPE_CHECKING:
+    from solvers.method import Method, Preconditioner
 
 #: Keywords of SciPy's solvers that are spelled otherwise here (or that SciPy removed), and
 #: what to write instead.
@@ -145,7 +149,7 @@ class Request:
                 f"maxiter, x0, callback, M, monitor, options, raise_on_fail, dtol, backend) "
                 f"and the parameters of {which}: {', '.join(names) or 'none'}")
 
-    def names(self, choice: auto.Choice | None) -> tuple[Entry, Entry | None]:
+    def names(self, choice: Choice | None) -> tuple[Entry, Entry | None]:
         """``(method, pc)`` entries for this solve; ``pc`` is ``None`` for a custom pc
         (``user_pc``). With ``choice`` (``auto``'s), a pc the caller named is kept for every
         iterative choice."""
@@ -185,15 +189,17 @@ class Store:
     fingerprint is computed for them.
     """
 
-    components: dict[tuple[str, str], Any] = field(default_factory=dict)
+    components: dict[tuple[str, str], Method | Preconditioner] = field(default_factory=dict)
     setups: dict[tuple[str, str], tuple[tuple, Any]] = field(default_factory=dict)
     backends: dict[str, Any] = field(default_factory=dict)
     states: dict[tuple[str, str], Any] = field(default_factory=dict)
     symmetric: dict[tuple, bool] = field(default_factory=dict)
     keeps_setups: bool = True
 
-    def component(self, entry: Entry, request: Request) -> Any:
-        """The host object for ``entry``, built once with the parameters it declares."""
+    def component(self, entry: Entry, request: Request) -> Method | Preconditioner:
+        """The host object for ``entry``, built once with the parameters it declares: a
+        :class:`solvers.method.Method` for a method entry, a
+        :class:`solvers.method.Preconditioner` for a pc."""
         key = (entry.kind, entry.name)
         if key not in self.components:
             if entry.factory is None:

@@ -67,7 +67,7 @@ def solve(request: Request, A: sp.csr_matrix, b: np.ndarray) -> SolveResult | No
     rnorm = float(np.linalg.norm(b - A @ x))
     bnorm = float(np.linalg.norm(b))
     end = time.perf_counter()
-    info = {**_INFO, "dtype": _DTYPES[A.dtype], "path": "small"}
+    info: dict[str, Any] = {**_INFO, "dtype": _DTYPES[A.dtype], "path": "small"}
     if request.method is None:
         info["auto"] = dict(_AUTO)
     timings = {"setup": 0.0, "solve": end - start, "total": end - start}

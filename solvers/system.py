@@ -458,6 +458,7 @@ def as_system(A: Any, b: Any) -> LinearSystem:
         symmetric, positive_definite = problem.symmetric, problem.positive_definite
     op, matrix = as_operator(A)
     given = matrix if matrix is not None else op
+    assert given is not None  # as_operator returns the operator or the matrix
     n = check_square(given.shape)
     vec = as_vector(b, n)
     dtype = result_dtype(given.dtype, vec.dtype)

@@ -29,7 +29,7 @@ import numpy as np
 
 from solvers.auto import Choice
 from solvers.errors import BackendUnavailableError, InvalidOptionError
-from solvers.method import Callback, Iterate
+from solvers.method import Callback, Iterate, Method, Preconditioner
 from solvers.stopping import StoppingRule
 
 if TYPE_CHECKING:
@@ -41,6 +41,9 @@ BACKENDS = {
               "PETSc and petsc4py from PyPI; PETSc builds from source in about 15 min)"),
     "jax": ("solvers.backends.jax", "pip install jax"),
 }
+
+#: ``run(x0, stop, state) -> Iterate`` of a :class:`Prepared` system.
+Run = Callable[[Any, StoppingRule, Any], Iterate]
 
 #: Order in which ``backend="auto"`` asks whether the input types belong to a backend.
 AUTO_ORDER = ("petsc", "jax")
@@ -60,7 +63,7 @@ class Prepared:
     when ``method="auto"``.
     """
 
-    run: Callable[[Any, StoppingRule, Any], Iterate]
+    run: Run
     residual_norm: Callable[[Any], float]
     bnorm: float
     output: Callable[[Any], Any]
@@ -71,7 +74,8 @@ class Prepared:
     x0: Any = None
     info: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    components: dict[tuple[str, str], Any] = field(default_factory=dict)
+    components: dict[tuple[str, str], Method | Preconditioner | None] = field(
+        default_factory=dict)
     hook_system: Any = None
     choices: list[Choice] = field(default_factory=list)
     refine: bool = True
@@ -97,7 +101,7 @@ def get(name: str) -> Backend:
     check_name(name)
     module, install = BACKENDS[name]
     try:
-        backend: Backend = importlib.import_module(module)  # type: ignore[assignment]
+        backend: Backend = importlib.import_module(module)
     except ImportError as exc:
         raise BackendUnavailableError(
             f"backend {name!r} is not available ({exc}). Install it with: {install}"

@@ -13,18 +13,20 @@ With ``monitor=True`` the callback is wrapped in a :class:`solvers.monitor.Itera
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import scipy.sparse.linalg as spla
 
 from solvers import auto
-from solvers.backends import Prepared
+from solvers.backends import Prepared, Run
 from solvers.backends.common import facts, float64_residual, norm64, symmetry
 from solvers.errors import SetupError
-from solvers.method import Callback, Iterate
+from solvers.method import Callback, Iterate, Method, Preconditioner, carries_state
 from solvers.monitor import LOGGER, IterationMonitor
 from solvers.reasons import Reason
 from solvers.request import CUSTOM, Request, Store, check_symmetry
+from solvers.stopping import StoppingRule
 from solvers.system import LinearSystem, as_system, as_vector, checked_preconditioner
 
 
@@ -38,8 +40,9 @@ def prepare(request: Request, store: Store, A: Any, b: Any, x0: Any,
                else [])
     method_entry, pc_entry = request.names(choice or (choices[0] if choices else None))
     check_symmetry([method_entry, pc_entry], symmetric)
-    method = store.component(method_entry, request)
-    pc = None if pc_entry is None else store.component(pc_entry, request)
+    # A method entry's factory builds a Method, a pc entry's a Preconditioner.
+    method = cast(Method, store.component(method_entry, request))
+    pc = None if pc_entry is None else cast(Preconditioner, store.component(pc_entry, request))
     method_name, pc_name = method_entry.name, CUSTOM if pc_entry is None else pc_entry.name
     info = {"backend": "scipy", "method": method_name, "pc": pc_name, "device": "cpu"}
     residual = float64_residual(system)
@@ -68,18 +71,20 @@ def _monitor(system: LinearSystem, residual: Callable[[Any], float], x0: Any,
     return watch
 
 
-def _runner(method: Any, system: LinearSystem, M: Any, callback: Callback | None) -> Any:
+def _runner(method: Method, system: LinearSystem, M: spla.LinearOperator | None,
+            callback: Callback | None) -> Run:
     """``run(x0, stop, state)``: the method on this system (``state`` if it carries one)."""
-    stateful = getattr(method, "carries_state", False)
+    stateful = carries_state(method)
 
-    def run(x0: Any, stop: Any, state: Any) -> Iterate:
+    def run(x0: np.ndarray | None, stop: StoppingRule, state: Any) -> Iterate:
         extra = {"state": state} if stateful else {}
         return method.solve(system, system.b, x0, M, stop, callback, **extra)
 
     return run
 
 
-def _setup(store: Store, system: LinearSystem, kind: str, name: str, component: Any) -> Any:
+def _setup(store: Store, system: LinearSystem, kind: str, name: str,
+           component: Method | Preconditioner | None) -> spla.LinearOperator | None:
     """Run ``component.setup(system)`` or reuse the one built for the same matrix values.
 
     The fingerprint is computed only once a previous setup exists (a one-shot solve pays
@@ -105,10 +110,10 @@ def _same(x: Any) -> Any:
     return x
 
 
-def _failed_setup(exc: SetupError, system: LinearSystem) -> Any:
+def _failed_setup(exc: SetupError, system: LinearSystem) -> Run:
     """A run that reports the failed setup: ``x`` is the initial guess, nothing iterated."""
 
-    def run(x0: Any, stop: Any, state: Any) -> Iterate:
+    def run(x0: np.ndarray | None, stop: StoppingRule, state: Any) -> Iterate:
         x = np.zeros_like(system.b) if x0 is None else x0
         return Iterate(x, 0, [], Reason(exc.reason), {"error": str(exc)}, state)
 

@@ -117,7 +117,7 @@ def advance(progress: Progress, rnorm: jax.Array, tol: jax.Array, maxiter: Any,
     A ``failed`` code other than :data:`RUNNING` (a breakdown detected before the update,
     which the method then skipped) ends the loop without counting the iteration.
     """
-    ok = failed == RUNNING
+    ok = jnp.asarray(failed) == RUNNING
     k = progress.k + ok.astype(jnp.int32)
     slot = jnp.minimum(k, progress.residuals.shape[0] - 1)
     value = jnp.where(ok, rnorm, progress.residuals[slot])

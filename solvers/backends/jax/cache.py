@@ -83,7 +83,8 @@ def enable() -> Path | None:
 
 
 def _current() -> Path | None:
-    value = jax.config.jax_compilation_cache_dir
+    # jax's Config stub declares none of the flags (they are set as attributes at run time)
+    value = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
     return Path(value) if value else None
 
 
@@ -95,14 +96,14 @@ def _on_event(event: str, **kwargs: object) -> None:
         _state["hit"] = True
 
 
-def _on_duration(event: str, seconds: float, **kwargs: object) -> None:
+def _on_duration(event: str, duration_secs: float, **kwargs: str | int) -> None:
     """Log the first slow compilation (not a cache hit) of this process, once."""
     if (event != "/jax/core/compile/backend_compile_duration" or _state["logged"]
-            or _state.pop("hit", False) or seconds < LOG_COMPILE_SECONDS):
+            or _state.pop("hit", False) or duration_secs < LOG_COMPILE_SECONDS):
         return
     _state["logged"] = True
     where = _current()
     saved = f"saved in {where}, so later processes load it" if where else \
         f"not saved: the persistent cache is off ({DISABLE_ENV})"
     LOGGER.info("JAX compiled %s in %.1f s on first use (once per shape and method; %s)",
-                kwargs.get("fun_name", "a program"), seconds, saved)
+                kwargs.get("fun_name", "a program"), duration_secs, saved)

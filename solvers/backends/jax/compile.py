@@ -65,7 +65,8 @@ def program(method: str, options: dict, args: Args,
     static_leaves, static_def = jax.tree_util.tree_flatten(static)
     key = (method, tuple(options.items()), treedef,
            tuple((x.shape, x.dtype, getattr(x, "weak_type", False)) for x in leaves),
-           static_def, tuple(static_leaves), str(device), jax.config.jax_enable_x64)
+           static_def, tuple(static_leaves), str(device),
+           jax.config.jax_enable_x64)  # type: ignore[attr-defined]  # flags are set at run time
     try:
         compiled = _PROGRAMS.get(key)
     except TypeError:
@@ -104,5 +105,7 @@ def _run(method: str, options: dict, static: Args, dynamic: Args) -> tuple:
     """The traced body: the registered Krylov kernel of ``method``."""
     traced()
     A, M, b, x0, rtol, atol, maxiter = eqx.combine(dynamic, static)
-    kernel = registry.lookup(method, "method").jax.resolve()
+    spec = registry.lookup(method, "method").jax
+    assert spec is not None and spec.kernel is not None  # only kernels compile (not delegates)
+    kernel = registry.resolve(spec.kernel)
     return kernel(A, b, x0, M, rtol, atol, maxiter, **options)

@@ -196,7 +196,9 @@ def _problem_recipe(problem: Any, matrix_free: bool | None) -> tuple[tuple,
         key, make = _host_recipe(problem.A)
         return key, lambda: _tagged(make(), **tags)
     coefficient = problem.coefficient
-    checksum = None if coefficient is None else zlib.crc32(np.ascontiguousarray(coefficient))
+    # numpy declares ndarray.__buffer__ (the Buffer protocol) only for Python >= 3.12
+    checksum = None if coefficient is None else zlib.crc32(
+        np.ascontiguousarray(coefficient))  # type: ignore[arg-type]
     key = ("stencil", problem.kind, problem.shape, problem.spacing, checksum)
     return key, lambda: Linear(partial(stencils.stencil, problem), problem.n,
                                np.dtype(np.float64), "stencil", lambda: problem.A, **tags)

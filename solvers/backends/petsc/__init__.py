@@ -82,12 +82,12 @@ def prepare(request: Request, store: Store, A: Any, b: Any, x0: Any,
     with entry.inserted():
         entry.ksp.setOperators(system.A)
         setup_error = _attempt(entry.ksp.setUp)
+    pc_label = _pc_label(pc, entry.ksp)
     info = {"backend": "petsc", "method": entry.ksp.getType() if method == "options" else method,
-            "pc": _pc_label(pc, entry.ksp), "device": "cpu",
-            "ranks": system.A.getComm().getSize()}
+            "pc": pc_label, "device": "cpu", "ranks": system.A.getComm().getSize()}
     return Prepared(_runner(entry, system, method, setup_error, callback),
                     _residual(system), system.bnorm, lambda x: output(x, system), system.n,
-                    np.dtype(PETSc.ScalarType), method, info["pc"], initial_guess(system, x0),
+                    np.dtype(PETSc.ScalarType), method, pc_label, initial_guess(system, x0),
                     info, choices=choices,
                     refine=method == "options" or registry.lookup(method).refine)
 
@@ -167,7 +167,7 @@ def _names(request: Request, system: PetscSystem,
     method_entry, pc_entry = request.names(choice or (choices[0] if choices else None))
     method = method_entry.name
     pc: str | Callable = request.user_pc if pc_entry is None else pc_entry.name
-    spec = method_entry.petsc
+    spec = kspbuild.petsc_spec(method, "method")
     if spec.pc is not None:
         if pc not in ("none", spec.pc):
             raise InvalidOptionError(
@@ -175,7 +175,7 @@ def _names(request: Request, system: PetscSystem,
                 f"(got pc={pc!r})"
             )
         pc = spec.pc
-    package = registry.lookup(pc, "pc").petsc.requires_package if isinstance(pc, str) else None
+    package = kspbuild.petsc_spec(pc, "pc").requires_package if isinstance(pc, str) else None
     if package and not PETSc.Sys.hasExternalPackage(package):
         raise InvalidOptionError(
             f"pc={pc!r} needs PETSc configured with --download-{package}, and this PETSc has "

@@ -14,10 +14,12 @@ method only writes its recurrence; GCRO-DR and DCDM follow :class:`CGContext`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from petsc4py import PETSc
+
+from solvers.backends.petsc.typed import convergence_test, norm, set_array, set_reason, work_vecs
 
 _Reason = PETSc.KSP.ConvergedReason
 
@@ -38,7 +40,7 @@ class KrylovContext:
     def setUp(self, ksp: PETSc.KSP) -> None:  # noqa: N802 (PETSc's name)
         """Allocate the work vectors (called by ``KSPSetUp``)."""
         if len(self.work) != self.work_vectors:
-            self.work = list(ksp.getWorkVecs(right=self.work_vectors))
+            self.work = work_vecs(ksp, self.work_vectors)
 
     def reset(self, ksp: PETSc.KSP) -> None:
         """Free the work vectors (the operator's size may change)."""
@@ -70,10 +72,10 @@ class KrylovContext:
         ksp.setResidualNorm(rnorm)
         ksp.logConvergenceHistory(rnorm)
         ksp.monitor(its, rnorm)
-        reason = ksp.callConvergenceTest(its, rnorm)
+        reason = convergence_test(ksp, its, rnorm)
         if not reason and its >= ksp.getTolerances()[3]:
             reason = _Reason.DIVERGED_MAX_IT
-        ksp.setConvergedReason(reason)
+        set_reason(ksp, reason)
         return bool(reason)
 
 
@@ -93,30 +95,30 @@ class CGContext(KrylovContext):
         pc = ksp.getPC()
         r, z, p, q = self.work
         self.initial_residual(ksp, b, x, r)
-        if self.converged(ksp, 0, r.norm()):
+        if self.converged(ksp, 0, norm(r)):
             return
         pc.apply(r, z)
-        rho = r.dot(z)
+        rho = cast(float, r.dot(z))  # real scalars: CG's tests compare rho and p^T A p with 0
         z.copy(p)
         its = 0
         while True:
             A.mult(p, q)
-            pq = p.dot(q)
+            pq = cast(float, p.dot(q))
             if not np.isfinite(pq):
-                ksp.setConvergedReason(_Reason.DIVERGED_NANORINF)
+                set_reason(ksp, _Reason.DIVERGED_NANORINF)
                 return
             if pq <= 0 or rho <= 0:
-                ksp.setConvergedReason(_Reason.DIVERGED_INDEFINITE_MAT if pq <= 0
-                                       else _Reason.DIVERGED_INDEFINITE_PC)
+                set_reason(ksp, _Reason.DIVERGED_INDEFINITE_MAT if pq <= 0
+                           else _Reason.DIVERGED_INDEFINITE_PC)
                 return
             alpha = rho / pq
             x.axpy(alpha, p)
             r.axpy(-alpha, q)
             its += 1
-            if self.converged(ksp, its, r.norm()):
+            if self.converged(ksp, its, norm(r)):
                 return
             pc.apply(r, z)
-            rho_new = r.dot(z)
+            rho_new = cast(float, r.dot(z))
             p.aypx(rho_new / rho, z)
             rho = rho_new
 
@@ -132,4 +134,4 @@ class FunctionPC:
         self.function = function
 
     def apply(self, pc: PETSc.PC, r: PETSc.Vec, z: PETSc.Vec) -> None:
-        z.setArray(np.asarray(self.function(r.getArray(readonly=True)), dtype=PETSc.ScalarType))
+        set_array(z, np.asarray(self.function(r.getArray(readonly=True)), dtype=PETSc.ScalarType))

@@ -26,6 +26,7 @@ import numpy as np
 from petsc4py import PETSc
 
 from solvers.backends.petsc.contexts import KrylovContext
+from solvers.backends.petsc.typed import convergence_test, set_array, set_reason
 from solvers.krylov.gcrodr import GCRODR, Operator, RecycleSpace
 
 _Reason = PETSc.KSP.ConvergedReason
@@ -68,9 +69,9 @@ class GCRODRContext(KrylovContext):
         key = (A.getId(), A.stateGet(), P.getId(), P.stateGet(), ksp.getPC().getType())
         space = self.method.start(op, self.space, key, xk)
         xk, _, self.space, _ = self.method.iterate(op, xk, r, space, self.monitor(ksp, x))
-        x.setArray(xk)
+        set_array(x, xk)
         if not ksp.getConvergedReason():  # stagnated, or an Arnoldi step impossible
-            ksp.setConvergedReason(_Reason.DIVERGED_BREAKDOWN)
+            set_reason(ksp, _Reason.DIVERGED_BREAKDOWN)
 
     def operator(self, ksp: PETSc.KSP, b: PETSc.Vec) -> Operator:
         """``A M``, ``M``, ``b - A x`` and the sum over ranks on local arrays."""
@@ -80,18 +81,18 @@ class GCRODRContext(KrylovContext):
         bl = b.getArray(readonly=True)
 
         def precond(v: np.ndarray) -> np.ndarray:
-            vin.setArray(v)
+            set_array(vin, v)
             pc.apply(vin, vz)
             return vz.getArray().copy()
 
         def apply(v: np.ndarray) -> np.ndarray:
-            vin.setArray(v)
+            set_array(vin, v)
             pc.apply(vin, vz)
             A.mult(vz, vout)
             return vout.getArray().copy()
 
         def residual(v: np.ndarray) -> np.ndarray:
-            vin.setArray(v)
+            set_array(vin, v)
             A.mult(vin, vout)
             return bl - vout.getArray()
 
@@ -116,14 +117,14 @@ class GCRODRContext(KrylovContext):
         def monitor(its: int, rnorm: float, xk: np.ndarray | None) -> bool:
             if xk is None or its == 0:
                 return self.converged(ksp, its, rnorm)
-            x.setArray(xk)
+            set_array(x, xk)
             ksp.setIterationNumber(its)
             ksp.setResidualNorm(rnorm)
-            reason = ksp.callConvergenceTest(its, rnorm) if np.isfinite(rnorm) else \
+            reason = convergence_test(ksp, its, rnorm) if np.isfinite(rnorm) else \
                 _Reason.DIVERGED_NANORINF
             if not reason and its >= ksp.getTolerances()[3]:
                 reason = _Reason.DIVERGED_MAX_IT
-            ksp.setConvergedReason(reason)
+            set_reason(ksp, reason)
             return bool(reason)
 
         return monitor

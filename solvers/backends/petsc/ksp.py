@@ -19,8 +19,10 @@ from solvers import registry
 from solvers.backends.petsc.contexts import FunctionPC
 from solvers.backends.petsc.options import options_inserted, parse_options
 from solvers.backends.petsc.reasons import message
+from solvers.backends.petsc.typed import norm, set_norm_type, set_side
 from solvers.errors import InvalidOptionError, SolverError
 from solvers.monitor import iteration_line
+from solvers.registry import Kind, PetscSpec
 from solvers.request import Request
 
 _PREFIXES = itertools.count()
@@ -52,7 +54,7 @@ class Monitor:
 
     def _print(self, ksp: PETSc.KSP, its: int, rnorm: float) -> None:
         if its == 0:
-            self.bnorm = ksp.getRhs().norm()  # collective: every rank runs the monitor
+            self.bnorm = norm(ksp.getRhs())  # collective: every rank runs the monitor
         if ksp.getComm().getRank() != 0:
             return
         if its == 0:
@@ -77,7 +79,7 @@ class Ksp:
 
     def set_tolerances(self, rtol: float, atol: float, max_it: int) -> None:
         """Set the stopping rule, except what the user's options set (``-ksp_rtol``, ...)."""
-        given = {"rtol": rtol, "atol": atol, "max_it": max_it}
+        given: dict[str, Any] = {"rtol": rtol, "atol": atol, "max_it": max_it}
         self.ksp.setTolerances(**{k: v for k, v in given.items() if f"ksp_{k}" not in self.user})
 
 
@@ -86,8 +88,9 @@ def build(request: Request, A: PETSc.Mat, method: str, pc: str | Callable | None
     ksp = PETSc.KSP().create(A.getComm())
     ksp.setOptionsPrefix(f"solvers{next(_PREFIXES)}_")
     ksp.setOperators(A)
-    spec = None if method == "options" else registry.lookup(method, "method").petsc
+    spec = None if method == "options" else petsc_spec(method, "method")
     if spec is not None:
+        assert spec.ksp_type is not None  # a method's spec names its KSP type (registry.check)
         ksp.setType(spec.ksp_type)
         if spec.context is not None:
             ksp.setPythonContext(registry.resolve(spec.context)())
@@ -110,14 +113,24 @@ def build(request: Request, A: PETSc.Mat, method: str, pc: str | Callable | None
     return entry
 
 
+def petsc_spec(name: str, kind: Kind) -> PetscSpec:
+    """The PETSc spec of a registered name. Only names that run on PETSc get here: a named
+    method or pc is refused before (``api._check_backend``), ``auto`` plans with them only."""
+    spec = registry.lookup(name, kind).petsc
+    assert spec is not None, f"{kind} {name!r} has no PETSc spec"
+    return spec
+
+
 def _configure_pc(pc: PETSc.PC, name: str | Callable, parallel: bool) -> dict[str, str | None]:
     """Set the PC type for our name; return the options it needs as defaults."""
     if callable(name):
         pc.setType("python")
         pc.setPythonContext(FunctionPC(name))
         return {}
-    spec = registry.lookup(name, "pc").petsc
-    pc.setType(spec.parallel if parallel and spec.parallel else spec.pc_type)
+    spec = petsc_spec(name, "pc")
+    pc_type = spec.parallel if parallel and spec.parallel else spec.pc_type
+    assert pc_type is not None  # a pc's spec names its PC type (registry.check)
+    pc.setType(pc_type)
     if spec.context is not None:
         pc.setPythonContext(registry.resolve(spec.context)())
     return dict(spec.parallel_options if parallel and spec.parallel_options else spec.options)
@@ -128,9 +141,10 @@ def _param_options(request: Request, method: str,
     """Keyword parameters as PETSc options, by the method's and the pc's specs (values
     checked by the library's own method objects when the Solver built them)."""
     mapping: dict[str, str] = {}
-    for kind, name in (("method", method), ("pc", pc)):
+    kinds: tuple[tuple[Kind, str | Callable | None], ...] = (("method", method), ("pc", pc))
+    for kind, name in kinds:
         if isinstance(name, str) and name != "options":
-            mapping |= registry.lookup(name, kind).petsc.params
+            mapping |= petsc_spec(name, kind).params
     unknown = sorted(set(request.params) - mapping.keys())
     if unknown:
         raise InvalidOptionError(
@@ -148,5 +162,5 @@ def _use_unpreconditioned_norm(ksp: PETSc.KSP) -> None:
              if entry.kind == "method" and entry.petsc is not None and entry.petsc.side}
     side = sides.get(ksp.getType())
     if side is not None:
-        ksp.setPCSide(_SIDES[side])
-        ksp.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)
+        set_side(ksp, _SIDES[side])
+        set_norm_type(ksp, PETSc.KSP.NormType.UNPRECONDITIONED)

@@ -6,6 +6,7 @@ from typing import Any
 
 from petsc4py import PETSc
 
+from solvers.backends.petsc.typed import failed_reason
 from solvers.reasons import Reason
 
 _REASONS = {
@@ -35,10 +36,11 @@ def reason(ksp: PETSc.KSP, method: str, setup_error: PETSc.Error | None,
     """
     pc = ksp.getPC()
     details: dict[str, Any] = {"ksp_type": ksp.getType(), "pc_type": pc.getType()}
-    if pc.getFailedReason():
-        details["pc_failed_reason"] = int(pc.getFailedReason())
-    if setup_error or solve_error:
-        details["error"] = message(setup_error or solve_error)
+    if failed_reason(pc):
+        details["pc_failed_reason"] = int(failed_reason(pc))
+    error = setup_error or solve_error
+    if error:
+        details["error"] = message(error)
         failed = setup_error is not None or "pc_failed_reason" in details
         result = Reason.PC_FAILED if failed else Reason.BACKEND_ERROR
     else:
@@ -54,4 +56,5 @@ def message(error: PETSc.Error) -> str:
     """PETSc's own explanation from the error text, without the call-stack lines."""
     lines = [line.split("] ", 1)[-1] for line in str(error).splitlines()[1:]
              if "() at " not in line]
-    return "; ".join(lines + [f"PETSc error code {error.ierr}"])
+    code = error.ierr  # type: ignore[attr-defined]  # set by Error.__init__; the stub omits it
+    return "; ".join(lines + [f"PETSc error code {code}"])

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from petsc4py import PETSc
 
 from operators.convert import petsc_to_numpy, scipy_to_petsc
+from solvers.backends.petsc.typed import left_vector, norm, set_array
 from solvers.errors import InvalidSystemError
 from solvers.system import LinearSystem, as_system, as_vector, check_square, is_problem
 
@@ -41,7 +42,8 @@ class Converted:
 
 def petsc_system(cache: Converted, A: Any, b: Any) -> PetscSystem:
     """Validate the input and bring it onto PETSc objects (SciPy matrices converted once)."""
-    tags = (A.symmetric, A.positive_definite) if is_problem(A) else (None, None)
+    symmetric, positive_definite = ((A.symmetric, A.positive_definite) if is_problem(A)
+                                    else (None, None))
     matrix = A.A if is_problem(A) else A
     if isinstance(matrix, PETSc.Mat):
         checked = (matrix.getId(), matrix.stateGet())  # changes when the values change
@@ -49,8 +51,9 @@ def petsc_system(cache: Converted, A: Any, b: Any) -> PetscSystem:
             _check_matrix(matrix)
             cache.checked = checked
         vec = b if isinstance(b, PETSc.Vec) else vector(b, matrix)
-        return PetscSystem(matrix, vec, _checked_norm(matrix, vec), None, *tags,
-                           not isinstance(b, PETSc.Vec), np.dtype(PETSc.ScalarType))
+        return PetscSystem(matrix, vec, _checked_norm(matrix, vec), None, symmetric,
+                           positive_definite, not isinstance(b, PETSc.Vec),
+                           np.dtype(PETSc.ScalarType))
     host = as_system(A, petsc_to_numpy(b) if isinstance(b, PETSc.Vec) else b)
     _check_convertible(host)
     like = b if isinstance(b, PETSc.Vec) else None
@@ -62,7 +65,7 @@ def petsc_system(cache: Converted, A: Any, b: Any) -> PetscSystem:
         mat = scipy_to_petsc(host.matrix, layout)
         cache.matrix = (fingerprint, mat)
     vec = like if like is not None else vector(host.b, mat)
-    return PetscSystem(mat, vec, vec.norm(), host, host.symmetric, host.positive_definite,
+    return PetscSystem(mat, vec, norm(vec), host, host.symmetric, host.positive_definite,
                        like is None, host.dtype)
 
 
@@ -82,8 +85,8 @@ def _check_convertible(host: LinearSystem) -> None:
 def vector(values: Any, like: PETSc.Mat, name: str = "b") -> PETSc.Vec:
     """A NumPy vector (the whole of it, on every rank) in the row layout of ``like``."""
     arr = as_vector(values, like.getSize()[0], name)
-    vec = like.createVecs("left")
-    vec.setArray(arr[slice(*vec.getOwnershipRange())])
+    vec = left_vector(like)
+    set_array(vec, arr[slice(*vec.getOwnershipRange())])
     return vec
 
 
@@ -106,7 +109,7 @@ def _checked_norm(A: PETSc.Mat, b: PETSc.Vec) -> float:
             f"b is distributed differently from A's rows ({b.getLocalSize()} vs "
             f"{A.getLocalSize()[0]} local entries); create b with A.createVecs('left')"
         )
-    bnorm = b.norm()
+    bnorm = norm(b)
     if not np.isfinite(bnorm):
         raise InvalidSystemError("b contains NaN or Inf entries; fix the input")
     return bnorm
@@ -115,7 +118,7 @@ def _checked_norm(A: PETSc.Mat, b: PETSc.Vec) -> float:
 def _matrix_norm(A: PETSc.Mat) -> float:
     """Frobenius norm, or 0 for matrix types that cannot compute one (shells)."""
     try:
-        return A.norm(PETSc.NormType.FROBENIUS)
+        return cast(float, A.norm(PETSc.NormType.FROBENIUS))  # a float but for NORM_1_AND_2
     except PETSc.Error:
         return 0.0
 
@@ -138,7 +141,7 @@ def residual_norm(A: PETSc.Mat, b: PETSc.Vec, x: PETSc.Vec) -> float:
     r = b.duplicate()
     A.mult(x, r)
     r.aypx(-1.0, b)
-    return r.norm()
+    return norm(r)
 
 
 def output(x: PETSc.Vec, system: PetscSystem) -> Any:
