@@ -18,7 +18,7 @@ from solvers.errors import BreakdownError, InvalidOptionError, InvalidSystemErro
 from solvers.method import Method, Preconditioner
 from solvers.request import SCIPY_SPELLINGS, Request, Store
 from solvers.result import SolveResult
-from solvers.stopping import StoppingRule
+from solvers.stopping import DTOL, STAGNATION_WINDOW, StoppingRule
 from solvers.system import check_callback, is_problem, preconditioner_argument
 
 __all__ = ["SCIPY_SPELLINGS", "Solver", "solve", "solve_keywords"]
@@ -50,9 +50,12 @@ class Solver:
     rtol, atol, maxiter
         Stopping rule ``||b - A x|| <= max(rtol ||b||, atol)``; ``maxiter=None`` means 10 n.
         (SciPy's removed ``tol=`` is refused with a pointer to ``rtol=``.)
-    dtol
+    dtol, stagnation
         Divergence tolerance, PETSc's meaning: stop with ``reason="diverged_dtol"`` when
-        ``||r_k|| > dtol ||r_0||`` (default 1e5; ``math.inf`` switches it off).
+        ``||r_k|| > dtol ||r_0||`` (default 1e5; ``math.inf`` switches it off); stop with
+        ``reason="stagnation"`` after ``max(stagnation, 4 k_best)`` iterations without a new
+        best residual (default 1000; ``None`` switches it off). Host iterative methods and
+        PETSc (``-ksp_divtol``); see :mod:`solvers.stopping`.
     M
         SciPy's name for the preconditioner ``M ~ A^{-1}`` (matrix, ``LinearOperator`` or
         callable): the same as ``pc=``; giving both is an error.
@@ -91,9 +94,10 @@ class Solver:
                  backend: str = "auto", rtol: float = 1e-5, atol: float = 0.0,
                  maxiter: int | None = None, M: Any = None, monitor: bool = False,
                  options: str | dict | None = None, raise_on_fail: bool = False,
-                 dtol: float | None = None, **params: Any) -> None:
+                 dtol: float = DTOL, stagnation: int | None = STAGNATION_WINDOW,
+                 **params: Any) -> None:
         self.request = _request(method, pc, backend, rtol, atol, maxiter, M, monitor, options,
-                                raise_on_fail, dtol, params)
+                                raise_on_fail, dtol, stagnation, params)
         self.raise_on_fail = raise_on_fail
         self.cache = Store()
 
@@ -196,7 +200,7 @@ class Solver:
 
 
 def _request(method: Any, pc: Any, backend: Any, rtol: Any, atol: Any, maxiter: Any, M: Any,
-             monitor: Any, options: Any, raise_on_fail: Any, dtol: Any,
+             monitor: Any, options: Any, raise_on_fail: Any, dtol: Any, stagnation: Any,
              params: dict[str, Any]) -> Request:
     """Validate every argument of :class:`Solver` into a :class:`Request` (nothing built)."""
     for name, value in (("monitor", monitor), ("raise_on_fail", raise_on_fail)):
@@ -212,8 +216,7 @@ def _request(method: Any, pc: Any, backend: Any, rtol: Any, atol: Any, maxiter: 
     if backend != "auto":
         backends.get(backend)  # unknown -> InvalidOptionError; not installed -> says how
     _check_options(options)
-    stop = StoppingRule(rtol, atol, maxiter) if dtol is None else StoppingRule(
-        rtol, atol, maxiter, dtol)
+    stop = StoppingRule(rtol, atol, maxiter, dtol, stagnation)
     given = preconditioner_argument(pc, M)
     user_pc = None if given is None or isinstance(given, str) else given
     pc_name = given if isinstance(given, str) else None
@@ -289,7 +292,8 @@ def solve(A: Any, b: Any = None, method: str = "auto", pc: str | Callable | None
           maxiter: int | None = None, x0: Any = None,
           callback: Callable[[np.ndarray], Any] | None = None, M: Any = None,
           monitor: bool = False, options: str | dict | None = None,
-          raise_on_fail: bool = False, dtol: float | None = None,
+          raise_on_fail: bool = False, dtol: float = DTOL,
+          stagnation: int | None = STAGNATION_WINDOW,
           **params: Any) -> SolveResult:
     """Solve the linear system ``A x = b``.
 
@@ -301,7 +305,8 @@ def solve(A: Any, b: Any = None, method: str = "auto", pc: str | Callable | None
     b
         Right-hand side (ndarray, jax array or petsc4py ``Vec``); ``x`` comes back in the same
         family. May be omitted when ``A`` is an :class:`operators.Problem` (its ``p.b``).
-    method, pc, backend, rtol, atol, maxiter, dtol, M, monitor, options, raise_on_fail, **params
+    method, pc, backend, rtol, atol, maxiter, dtol, stagnation, M, monitor, options,
+    raise_on_fail, **params
         As for :class:`Solver`.
     x0
         Initial guess (default zero), or the name of a trained neural operator
@@ -330,11 +335,11 @@ def solve(A: Any, b: Any = None, method: str = "auto", pc: str | Callable | None
     (True, <Reason.RTOL: 'rtol'>)
     """
     key = _request_key(method, pc, backend, rtol, atol, maxiter, M, monitor, options,
-                       raise_on_fail, dtol, params)
+                       raise_on_fail, dtol, stagnation, params)
     request = _REQUESTS.get(key) if key is not None else None
     if request is None:
         request = _request(method, pc, backend, rtol, atol, maxiter, M, monitor, options,
-                           raise_on_fail, dtol, params)
+                           raise_on_fail, dtol, stagnation, params)
         if key is not None:
             if len(_REQUESTS) >= _REQUESTS_MAX:
                 _REQUESTS.clear()

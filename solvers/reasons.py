@@ -46,9 +46,11 @@ _MESSAGES = {
     Reason.ATOL: "converged: ||b - A x|| <= atol",
     Reason.MAXITER: "not converged: maxiter reached",
     Reason.BREAKDOWN: "not converged: the method broke down (division by ~0 in the recurrence)",
-    Reason.STAGNATION: "not converged: the residual stopped decreasing",
+    Reason.STAGNATION: "not converged: the residual stopped decreasing (no new smallest "
+    "residual, 0.1% below the last, over the stagnation window)",
     Reason.DIVERGED_NAN: "not converged: NaN or Inf appeared in the iteration",
-    Reason.DIVERGED_DTOL: "not converged: the residual grew by a factor of 1e5 over its start",
+    Reason.DIVERGED_DTOL: "not converged: the residual grew beyond dtol times its initial norm "
+    "(dtol = 1e5 unless set; PETSc's -ksp_divtol)",
     Reason.PC_FAILED: "not converged: the preconditioner setup failed (zero pivot?)",
     Reason.INDEFINITE_PC: "not converged: the preconditioner is not positive definite",
     Reason.INDEFINITE_MAT: "not converged: the matrix is not positive definite (p^T A p <= 0)",

@@ -146,8 +146,9 @@ class Request:
         names = sorted(set(declared) - {ANY_NAME})
         return (f"unknown parameter(s) {', '.join(unknown)} for method={self.method_name!r}, "
                 f"pc={self.pc_label!r}.{fixes} Accepted: the keywords of solve() (rtol, atol, "
-                f"maxiter, x0, callback, M, monitor, options, raise_on_fail, dtol, backend) "
-                f"and the parameters of {which}: {', '.join(names) or 'none'}")
+                f"maxiter, dtol, stagnation, x0, callback, M, monitor, options, "
+                f"raise_on_fail, backend) and the parameters of {which}: "
+                f"{', '.join(names) or 'none'}")
 
     def names(self, choice: Choice | None) -> tuple[Entry, Entry | None]:
         """``(method, pc)`` entries for this solve; ``pc`` is ``None`` for a custom pc

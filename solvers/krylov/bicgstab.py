@@ -2,6 +2,8 @@
 
 Stopping rule: SciPy's ``||r|| <= max(rtol ||b||, atol)`` with ``rtol`` chosen so that the
 threshold is the library's ``max(rtol ||b||, atol)``; the true residual is checked on return.
+The divergence and stagnation guard (:class:`solvers.stopping.Guard`) sees the true residual
+recorded after every iteration and ends SciPy's loop from the callback.
 
 References
 ----------
@@ -16,8 +18,20 @@ import scipy.sparse.linalg as spla
 
 from solvers.method import Callback, Iterate
 from solvers.reasons import Reason
-from solvers.stopping import StoppingRule
+from solvers.stopping import Guard, StoppingRule
 from solvers.system import LinearSystem
+
+#: The likely cause named in ``info["message"]`` when the guard stops a run.
+HINT = ("BiCGStab's residual is erratic, and it can stall, on strongly nonsymmetric or "
+        "indefinite systems; try method='gmres' with a larger restart= or a stronger pc")
+
+
+class _GuardStopError(Exception):
+    """Raised from SciPy's callback to end the iteration early; carries the reason."""
+
+    def __init__(self, reason: Reason, x: np.ndarray) -> None:
+        super().__init__(reason.value)
+        self.reason, self.x = reason, x
 
 
 class BiCGStab:
@@ -38,15 +52,25 @@ class BiCGStab:
         bnorm = float(np.linalg.norm(b))
         r0 = bnorm if x0 is None else float(np.linalg.norm(b - system.op.matvec(x0)))
         residuals = [r0]
+        tol = stop.threshold(bnorm)
+        guard = Guard(stop, r0, HINT)
 
         def record(xk: np.ndarray) -> None:
-            residuals.append(float(np.linalg.norm(b - system.op.matvec(xk))))
+            rnorm = float(np.linalg.norm(b - system.op.matvec(xk)))
+            residuals.append(rnorm)
             if callback is not None:
                 callback(xk)
+            stopped = guard.update(rnorm) if rnorm > tol else None
+            if stopped is not None:
+                raise _GuardStopError(stopped, xk.copy())
 
-        rtol = stop.threshold(bnorm) / bnorm if bnorm > 0 else 0.0
-        x, info = spla.bicgstab(system.op, b, x0=x0, M=M, rtol=rtol, atol=stop.atol,
-                                maxiter=stop.iterations(system.n), callback=record)
+        rtol = tol / bnorm if bnorm > 0 else 0.0
+        try:
+            x, info = spla.bicgstab(system.op, b, x0=x0, M=M, rtol=rtol, atol=stop.atol,
+                                    maxiter=stop.iterations(system.n), callback=record)
+        except _GuardStopError as stopped:
+            return Iterate(stopped.x, len(residuals) - 1, residuals, stopped.reason,
+                           guard.info(stopped.reason))
         if not np.all(np.isfinite(x)):
             reason = Reason.DIVERGED_NAN
         elif info == 0:

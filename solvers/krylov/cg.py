@@ -9,6 +9,7 @@ Algorithm (Saad, *Iterative Methods for Sparse Linear Systems*, 2nd ed., Alg. 9.
     r = b - A x;  z = M r;  p = z
     repeat:  q = A p;  alpha = (r, z) / (p, q)
              x += alpha p;  r -= alpha q;  stop if ||r|| <= max(rtol ||b||, atol)
+             or the divergence/stagnation guard trips (:class:`solvers.stopping.Guard`)
              z_new = M r;  beta = (r, z_new) / (r_old, z_old);  p = z_new + beta p
 """
 
@@ -19,7 +20,7 @@ import scipy.sparse.linalg as spla
 
 from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
-from solvers.stopping import StoppingRule
+from solvers.stopping import Guard, StoppingRule, symmetric_hint
 from solvers.system import LinearSystem
 
 
@@ -42,6 +43,7 @@ class CG:
         z = r if M is None else M.matvec(r)
         rho = np.vdot(r, z)
         p = z.copy()
+        guard = Guard(stop, rnorm, symmetric_hint("CG", M is not None))
         k = 0
         for k in range(1, stop.iterations(system.n) + 1):
             q = matvec(p)
@@ -60,6 +62,9 @@ class CG:
                 return Iterate(x, k, residuals, Reason.DIVERGED_NAN)
             if rnorm <= tol:
                 return Iterate(x, k, residuals, Reason.RTOL)
+            stopped = guard.update(rnorm)
+            if stopped is not None:
+                return Iterate(x, k, residuals, stopped, guard.info(stopped))
             z = r if M is None else M.matvec(r)
             rho_new = np.vdot(r, z)
             p *= rho_new / rho

@@ -25,7 +25,7 @@ import scipy.sparse.linalg as spla
 from solvers.errors import InvalidOptionError
 from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
-from solvers.stopping import StoppingRule
+from solvers.stopping import Guard, StoppingRule, symmetric_hint
 from solvers.system import LinearSystem
 
 
@@ -48,6 +48,7 @@ class FCG:
         matvec = system.op.matvec
         apply_pc = (lambda r: r) if M is None else getattr(M, "matvec", M)
         x, r, tol, residuals = initial_state(matvec, b, x0, stop)
+        guard = Guard(stop, residuals[0], symmetric_hint("FCG", M is not None))
         history: deque[tuple[np.ndarray, np.ndarray, complex]] = deque(maxlen=self.truncation)
         k = 0
         while residuals[-1] > tol:
@@ -66,7 +67,13 @@ class FCG:
             x += alpha * d
             r -= alpha * Ad
             history.append((d, Ad, dAd))
-            residuals.append(float(np.linalg.norm(r)))
+            rnorm = float(np.linalg.norm(r))
+            residuals.append(rnorm)
             if callback is not None:
                 callback(x)
+            if not np.isfinite(rnorm):
+                return Iterate(x, k, residuals, Reason.DIVERGED_NAN)
+            stopped = None if rnorm <= tol else guard.update(rnorm)
+            if stopped is not None:
+                return Iterate(x, k, residuals, stopped, guard.info(stopped))
         return Iterate(x, k, residuals, Reason.RTOL)

@@ -40,7 +40,10 @@ A restarted run can sit at a fixed point (GMRES(m) and GCRO-DR stagnate on some 
 systems): when ten cycles reduce ``||r||`` by less than 0.1 %, a run that began with a carried
 space starts again from ``x0`` without it (once; seen on one system of an indefinite
 Helmholtz sequence, which then converged), and otherwise ends with ``Reason.STAGNATION``
-instead of spending ``maxiter``; ``info["rescued"]`` says whether that happened.
+instead of spending ``maxiter``; ``info["rescued"]`` says whether that happened. On the host
+the divergence and stagnation guard (:class:`solvers.stopping.Guard`) also sees the residual
+recomputed at the end of every cycle, as in :mod:`solvers.krylov.gmres` (PETSc applies its
+own ``-ksp_divtol``).
 
 The dense algebra runs on row blocks (one vector per row) with a ``reduce`` that sums over
 MPI ranks, so :mod:`solvers.backends.petsc.gcrodr` runs this same code on each rank's part.
@@ -64,9 +67,10 @@ import scipy.linalg as sla
 import scipy.sparse.linalg as spla
 
 from solvers.errors import InvalidOptionError
+from solvers.krylov.gmres import HINTS
 from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
-from solvers.stopping import StoppingRule
+from solvers.stopping import Guard, StoppingRule
 from solvers.system import LinearSystem
 
 Array = np.ndarray
@@ -182,22 +186,31 @@ class GCRODR:
         precond = (lambda v: v) if M is None else M.matvec
         x, r, tol, residuals = initial_state(matvec, b, x0, stop)
         budget = stop.iterations(system.n)
+        guard = Guard(stop, residuals[0], HINTS)
+        guarded: Reason | None = None
 
         def monitor(its: int, rnorm: float, xk: Array | None) -> bool:
+            nonlocal guarded
             if xk is None:
                 residuals.append(rnorm)
             else:  # the true residual replaces the estimate
                 residuals[-1] = rnorm
                 if callback is not None and its:
                     callback(xk)
-            return rnorm <= tol or its >= budget or not np.isfinite(rnorm)
+            if rnorm <= tol or its >= budget or not np.isfinite(rnorm):
+                return True
+            if xk is not None and its:
+                guarded = guarded or guard.update(rnorm, steps=its - guard.k)
+            return guarded is not None
 
         op = Operator(lambda v: matvec(precond(v)), precond, lambda y: b - matvec(y))
         space = self.start(op, state or RecycleSpace(), (system.fingerprint(), M), x)
         x, its, space, info = self.iterate(op, x, r, space, monitor)
         rnorm = residuals[-1]
         reason = (Reason.DIVERGED_NAN if not np.isfinite(rnorm) else Reason.RTOL
-                  if rnorm <= tol else Reason(info["end"]) if info["end"] else Reason.MAXITER)
+                  if rnorm <= tol else guarded or Reason(info["end"] or "maxiter"))
+        if reason in HINTS:
+            info.update(guard.info(reason))
         return Iterate(x, its, residuals, reason, info, space)
 
     # -- the recycle space across systems ------------------------------------------------------
@@ -210,6 +223,7 @@ class GCRODR:
         if (state.U is None or state.U.shape[1] != x.size
                 or not np.can_cast(state.U.dtype, dtype)):
             return RecycleSpace(key=key)
+        assert state.C is not None  # a RecycleSpace holds U and C = A M U together
         U, C = state.U[: self.restart - 1], state.C[: self.restart - 1]
         if state.valid_for(key):
             gram = op.gram(C, C)
@@ -232,9 +246,9 @@ class GCRODR:
         m = self.restart
         W = np.zeros((m + 1, r.size), dtype=x.dtype)  # rows: C (k), then V (m - k + 1)
         k = space.k
-        U = space.U if k else np.zeros((0, r.size), dtype=x.dtype)
-        if k:
-            W[:k] = space.C
+        U = np.zeros((0, r.size), dtype=x.dtype)
+        if space.U is not None and space.C is not None and k:
+            U, W[:k] = space.U, space.C
         start, rescued = (x, r), False
         history = [rnorm]
         while True:
@@ -293,11 +307,11 @@ class GCRODR:
             G[p, j] = hnorm
             j += 1
             # B v in the span of [C, V] (relative to ||B v||): exact solution or breakdown
-            happy = hnorm <= 1e-14 * np.linalg.norm(G[:p, j - 1]) or not np.isfinite(hnorm)
+            happy = bool(hnorm <= 1e-14 * np.linalg.norm(G[:p, j - 1]) or not np.isfinite(hnorm))
             if happy:
                 W[p] = 0
             else:
-                z[j] = -np.vdot(G[k:p, j - 1], z[:j]) / hnorm
+                z[j] = -(np.vdot(G[k:p, j - 1], z[:j]) / hnorm)
                 zz += abs(z[j]) ** 2
                 W[p] /= hnorm
             stop = monitor(its + j, 0.0 if happy else beta / np.sqrt(zz), None) or happy

@@ -13,6 +13,10 @@ vectorised), complex Givens rotations for the Hessenberg least-squares problem::
 
 Stopping rule: the Arnoldi residual ``|g_{j+1}| <= max(rtol ||b||, atol)``, then the true
 residual is recomputed at each restart (and checked in float64 by :mod:`solvers.finish`).
+The divergence and stagnation guard (:class:`solvers.stopping.Guard`) sees the recomputed
+residual at every restart, not the Arnoldi estimate: the estimate never grows within a cycle,
+and where the two part (a preconditioner that changes between applications, a singular or
+nearly singular one) the estimate keeps falling while ``||b - A x||`` grows or stays.
 
 ``callback(x_j)`` is called after every *inner* iteration with the current iterate ``x_j``
 (SciPy's ``gmres`` calls ``callback_type="x"`` once per restart and ``"pr_norm"`` per inner
@@ -36,8 +40,16 @@ import scipy.sparse.linalg as spla
 from solvers.errors import InvalidOptionError
 from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
-from solvers.stopping import StoppingRule
+from solvers.stopping import Guard, StoppingRule
 from solvers.system import LinearSystem
+
+#: The likely causes named in ``info["message"]`` when the guard stops a run.
+HINTS = {
+    Reason.STAGNATION: "a singular preconditioner or a restart too small; increase restart= "
+    "(or use a stronger pc)",
+    Reason.DIVERGED_DTOL: "the recomputed residual grew at a restart: a preconditioner that "
+    "changes between applications needs method='fgmres'; otherwise M may be nearly singular",
+}
 
 
 def givens(a: complex, b: float) -> tuple[float, complex, complex]:
@@ -69,6 +81,7 @@ class GMRES:
         precond = (lambda v: v) if M is None else getattr(M, "matvec", M)
         x, r, tol, residuals = initial_state(system.op.matvec, b, x0, stop)
         budget = stop.iterations(system.n)
+        guard = Guard(stop, residuals[0], HINTS)
         iterations = 0
         while residuals[-1] > tol and iterations < budget:
             steps = min(self.restart, budget - iterations)
@@ -77,8 +90,11 @@ class GMRES:
             iterations += done
             r = b - system.op.matvec(x)
             residuals[-1] = float(np.linalg.norm(r))  # true residual at each restart
+            if reason is None and residuals[-1] > tol:
+                reason = guard.update(residuals[-1], steps=done)
             if reason is not None:
-                return Iterate(x, iterations, residuals, reason)
+                info = guard.info(reason) if reason in HINTS else {}
+                return Iterate(x, iterations, residuals, reason, info)
         reason = Reason.RTOL if residuals[-1] <= tol else Reason.MAXITER
         return Iterate(x, iterations, residuals, reason)
 

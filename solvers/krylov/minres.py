@@ -5,7 +5,12 @@ which is looser than our rule ``||r|| <= max(rtol ||b||, atol)``. Lanczos builds
 orthonormal basis of the Krylov space; Givens rotations keep the least-squares problem
 ``min ||beta_1 e_1 - T_k y||`` triangular, so ``||r_k||`` is available as ``|phibar_k|``
 without forming ``r_k``. With an SPD preconditioner ``M`` the estimate is in the
-``M``-norm, so a candidate stop is confirmed on the true residual.
+``M``-norm, so a candidate stop is confirmed on the true residual. The divergence and
+stagnation guard (:class:`solvers.stopping.Guard`) sees ``|phibar_k|`` (against
+``|phibar_0| = ||r_0||_M``). ``|phibar_k|`` never grows, and with a nonsymmetric ``M`` it
+keeps falling while the true residual does not (CG's failure with such an ``M``), so with a
+preconditioner a second guard sees the true residual, recomputed every
+:data:`TRUE_RESIDUAL_EVERY` iterations (1 % more matrix products) and at each candidate stop.
 
 References
 ----------
@@ -21,8 +26,11 @@ import scipy.sparse.linalg as spla
 
 from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
-from solvers.stopping import StoppingRule
+from solvers.stopping import Guard, StoppingRule, symmetric_hint
 from solvers.system import LinearSystem
+
+#: With a preconditioner, the true residual is recomputed for the guard this often.
+TRUE_RESIDUAL_EVERY = 100
 
 
 class MINRES:
@@ -50,6 +58,8 @@ class MINRES:
         w = np.zeros_like(b)
         w2 = np.zeros_like(b)
         r2 = r1
+        hint = symmetric_hint("MINRES", M is not None, False)
+        guard, confirm = Guard(stop, beta1, hint), Guard(stop, residuals[0], hint)
         for k in range(1, stop.iterations(system.n) + 1):
             # Lanczos step: v_k = y / beta_k, y = A v_k - alpha v_k - beta_k v_{k-1}
             v = y / beta
@@ -82,10 +92,18 @@ class MINRES:
                 callback(x)
             if not np.isfinite(phibar):
                 return Iterate(x, k, residuals, Reason.DIVERGED_NAN)
-            if residuals[-1] <= tol and (
-                M is None or np.linalg.norm(b - matvec(x)) <= tol
-            ):
+            rnorm = residuals[-1]
+            true: float | None = rnorm
+            if M is not None:  # the estimate is in the M-norm: the true residual now and then
+                true = float(np.linalg.norm(b - matvec(x))) if (
+                    rnorm <= tol or k % TRUE_RESIDUAL_EVERY == 0) else None
+            if rnorm <= tol and true is not None and true <= tol:
                 return Iterate(x, k, residuals, Reason.RTOL)
             if beta == 0:
                 return Iterate(x, k, residuals, Reason.BREAKDOWN)
+            stopped = None if rnorm <= tol else guard.update(rnorm)
+            if stopped is None and M is not None and true is not None:
+                stopped = confirm.update(true, steps=k - confirm.k)
+            if stopped is not None:
+                return Iterate(x, k, residuals, stopped, guard.info(stopped))
         return Iterate(x, stop.iterations(system.n), residuals, Reason.MAXITER)

@@ -9,7 +9,10 @@ parameter ``0 < omega < 2``::
              = 1/(2 - omega) (D/omega + L) (D/omega)^{-1} (D/omega + U)
 
 The triangular solves are compiled (:class:`solvers.triangular.TriangularSolver`), not Python
-loops over rows. Each iteration computes the true residual, so the stopping test is exact.
+loops over rows. Each iteration computes the true residual, so the stopping test is exact,
+and so are the divergence and stagnation stops (:class:`solvers.stopping.Guard`: a residual
+above ``dtol * ||r_0||``, e.g. from an ``omega`` for which the iteration diverges, ends the run
+with ``diverged_dtol``).
 ``M`` is also the SSOR preconditioner (symmetric positive definite when ``A`` is, for any
 ``0 < omega < 2``).
 
@@ -27,12 +30,18 @@ import scipy.sparse.linalg as spla
 from solvers.errors import InvalidOptionError, InvalidSystemError
 from solvers.method import Callback, Iterate, initial_state
 from solvers.reasons import Reason
-from solvers.stopping import StoppingRule
+from solvers.stopping import Guard, StoppingRule
 from solvers.system import LinearSystem
 from solvers.triangular import TriangularSolver
 
-#: A residual that grows by this factor over its initial value counts as divergence.
-DIVERGENCE_FACTOR = 1e5
+#: The likely causes named in ``info["message"]`` when the guard stops a run.
+HINTS = {
+    Reason.DIVERGED_DTOL: "SOR/SSOR converge for SPD A with 0 < omega < 2 and for strictly "
+    "diagonally dominant A with omega <= 1; for this A try omega=1, a smaller omega, or a "
+    "Krylov method (method='gmres', or 'cg' with pc='ssor' for SPD A)",
+    Reason.STAGNATION: "the iteration's spectral radius is close to 1; try another omega or a "
+    "Krylov method (method='gmres', or 'cg' with pc='ssor' for SPD A)",
+}
 
 
 def check_omega(omega: float) -> float:
@@ -91,7 +100,7 @@ class _Stationary:
         matrix = system.require_matrix(type(self).__name__, "its triangular parts")
         self.splitting = SORSplitting(matrix, self.omega)
 
-    def step(self, r: np.ndarray) -> np.ndarray:
+    def step(self, splitting: SORSplitting, r: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def solve(self, system: LinearSystem, b: np.ndarray, x0: np.ndarray | None,
@@ -99,21 +108,25 @@ class _Stationary:
               callback: Callback | None = None) -> Iterate:
         if self.splitting is None or self.splitting.omega != self.omega:
             self.setup(system)
-        matvec = system.matrix.__matmul__  # setup() ensured it; 2x cheaper than op.matvec
+        splitting = self.splitting
+        assert splitting is not None and system.matrix is not None  # setup() built them
+        matvec = system.matrix.__matmul__  # 2x cheaper than op.matvec
         x, r, tol, residuals = initial_state(matvec, b, x0, stop)
-        limit = DIVERGENCE_FACTOR * max(residuals[0], tol)
+        guard = Guard(stop, residuals[0], HINTS)
         for k in range(1, stop.iterations(system.n) + 1):
             if residuals[-1] <= tol:
                 return Iterate(x, k - 1, residuals, Reason.RTOL, {"omega": self.omega})
-            x += self.step(r)
+            x += self.step(splitting, r)
             r = b - matvec(x)
             residuals.append(float(np.linalg.norm(r)))
             if callback is not None:
                 callback(x)
             if not np.isfinite(residuals[-1]):
                 return Iterate(x, k, residuals, Reason.DIVERGED_NAN, {"omega": self.omega})
-            if residuals[-1] > limit:
-                return Iterate(x, k, residuals, Reason.DIVERGED_DTOL, {"omega": self.omega})
+            stopped = None if residuals[-1] <= tol else guard.update(residuals[-1])
+            if stopped is not None:
+                return Iterate(x, k, residuals, stopped,
+                               {"omega": self.omega, **guard.info(stopped)})
         iterations = len(residuals) - 1
         reason = Reason.RTOL if residuals[-1] <= tol else Reason.MAXITER
         return Iterate(x, iterations, residuals, reason, {"omega": self.omega})
@@ -122,12 +135,12 @@ class _Stationary:
 class SOR(_Stationary):
     """SOR iteration with relaxation ``omega`` (``omega = 1``: Gauss-Seidel)."""
 
-    def step(self, r: np.ndarray) -> np.ndarray:
-        return self.splitting.sor(r)
+    def step(self, splitting: SORSplitting, r: np.ndarray) -> np.ndarray:
+        return splitting.sor(r)
 
 
 class SSOR(_Stationary):
     """Symmetric SOR iteration: a forward then a backward sweep per iteration."""
 
-    def step(self, r: np.ndarray) -> np.ndarray:
-        return self.splitting.ssor(r)
+    def step(self, splitting: SORSplitting, r: np.ndarray) -> np.ndarray:
+        return splitting.ssor(r)

@@ -99,7 +99,7 @@ def _runner(entry: kspbuild.Ksp, system: PetscSystem, method: str,
 
     def run(x0: PETSc.Vec | None, stop: Any, state: Any) -> Iterate:
         x = _start(system, x0)
-        entry.set_tolerances(stop.rtol, stop.atol, stop.iterations(system.n))
+        entry.set_tolerances(stop.rtol, stop.atol, stop.iterations(system.n), stop.dtol)
         ksp.setInitialGuessNonzero(x0 is not None)
         monitor.residuals.clear()
         monitor.callback = None if callback is None else (

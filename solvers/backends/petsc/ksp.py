@@ -9,6 +9,7 @@ each other's options.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,9 +78,11 @@ class Ksp:
         """Context in which PETSc sees this KSP's options."""
         return options_inserted(self.ksp.getOptionsPrefix(), self.options)
 
-    def set_tolerances(self, rtol: float, atol: float, max_it: int) -> None:
-        """Set the stopping rule, except what the user's options set (``-ksp_rtol``, ...)."""
-        given: dict[str, Any] = {"rtol": rtol, "atol": atol, "max_it": max_it}
+    def set_tolerances(self, rtol: float, atol: float, max_it: int, divtol: float) -> None:
+        """Set the stopping rule, except what the user's options set (``-ksp_rtol``, ...);
+        ``divtol`` is ``dtol`` (``inf``: the largest double, PETSc's way to switch it off)."""
+        divtol = min(divtol, sys.float_info.max)
+        given: dict[str, Any] = {"rtol": rtol, "atol": atol, "max_it": max_it, "divtol": divtol}
         self.ksp.setTolerances(**{k: v for k, v in given.items() if f"ksp_{k}" not in self.user})
 
 
