@@ -36,7 +36,11 @@ COMMAND_MODULES = (
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Plain-text help: reStructuredText markup of module docstrings removed (````x```` ->
-    ``x``, section underlines dropped), and every option's default shown."""
+    ``x``, section underlines dropped), and every option's default shown.
+
+    An option whose default is ``None`` must say in its help what ``None`` means
+    (``"(default: all shards)"``); otherwise its help ends ``(default: none)``, which the
+    tests refuse."""
 
     def _format_text(self, text: str) -> str:
         return super()._format_text(plain_text(text))
@@ -46,7 +50,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         if "default" in text or not action.option_strings or action.default is argparse.SUPPRESS:
             return text
         if action.required:
-            return f"{text} (required)"
+            return text if "(required)" in text else f"{text} (required)"
         return f"{text} (default: {'none' if action.default is None else '%(default)s'})"
 
 
@@ -74,7 +78,7 @@ class Parser(argparse.ArgumentParser):
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         if "help" not in kwargs and args and str(args[0]).startswith("-"):
-            kwargs["help"] = "default: %(default)s"
+            kwargs["help"] = "(required)" if kwargs.get("required") else "default: %(default)s"
         return super().add_argument(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:

@@ -336,7 +336,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="sciml-out/batch", help="output directory")
     p.add_argument("--shard-size", type=int, default=16, help="samples per shard")
     p.add_argument("--max-shards", type=int, default=None,
-                   help="stop after this many shards per rank (run again to continue)")
+                   help="stop after this many shards per rank, run again to continue "
+                        "(default: no limit, every shard)")
     p.add_argument("--length-scale", type=float, default=0.1, help="field correlation length")
     p.add_argument("--variance", type=float, default=1.0, help="variance of log K")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

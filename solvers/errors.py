@@ -24,10 +24,6 @@ class NotSymmetricError(InvalidSystemError):
     """The method needs a symmetric (Hermitian) operator and the input is proven not to be."""
 
 
-class NotPositiveDefiniteError(InvalidSystemError):
-    """The method needs a positive definite operator and the input is proven not to be."""
-
-
 class BreakdownError(SolverError, ArithmeticError):
     """The solve did not converge and the caller asked for an exception (``raise_on_fail``).
 

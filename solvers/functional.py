@@ -18,6 +18,15 @@ fast the solves converge). Each solve (forward, tangent, adjoint) stops when
 ``||r|| <= max(rtol ||rhs||, atol)`` for its own right-hand side; ``converged`` is the test
 ``||b - A x|| <= max(rtol ||b||, atol)`` on the true residual of the returned ``x``.
 
+Precision follows :func:`solvers.solve`: jax arrays (and everything under ``jit``, ``vmap``
+and ``grad``, where the arguments are tracers) are solved in ``b``'s precision; NumPy float64
+(complex128) input called eagerly is solved in float64 under ``jax.enable_x64(True)`` as a
+context, whatever JAX's global ``jax_enable_x64`` says, and comes back as NumPy. A single
+precision solve asked for ``rtol < 4 eps`` of its precision warns (:class:`RuntimeWarning`)
+when ``rtol`` is a concrete number; one called eagerly whose kernel met its own test while
+the true residual misses ``rtol`` warns after the solve; either way
+:meth:`JaxSolution.reason` then says ``"precision"``.
+
 One program per (method, options, operator/preconditioner structure, shapes, dtypes):
 new values of ``b``, ``x0``, the operator's arrays (a new ``K``), ``rtol``, ``atol`` and
 ``maxiter`` reuse it (:func:`solvers.backends.jax.compile_count` counts the traces). The
@@ -41,6 +50,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -58,6 +68,7 @@ from solvers.errors import InvalidOptionError, InvalidSystemError
 from solvers.jaxkrylov.loop import CONVERGED, reason
 from solvers.multigrid import multigrid
 from solvers.reasons import Reason
+from solvers.result import is_single
 
 __all__ = ["JaxSolution", "linear_solve"]
 
@@ -77,6 +88,8 @@ class JaxSolution(NamedTuple):
         ``||b - A x||`` in the working precision.
     code
         The kernel's status code (:mod:`solvers.jaxkrylov.loop`); :meth:`reason` reads it.
+
+    Leaves are jax arrays, or NumPy arrays for NumPy float64 input solved eagerly.
     """
 
     x: jax.Array
@@ -86,11 +99,14 @@ class JaxSolution(NamedTuple):
     code: jax.Array
 
     def reason(self) -> Reason:
-        """Why the solve stopped (outside ``jit``; for an unbatched solution)."""
+        """Why the solve stopped (outside ``jit``; for an unbatched solution): ``precision``
+        when a single-precision kernel met its own test but the true residual fails."""
         if bool(self.converged):
             return Reason.RTOL
         code = int(self.code)
-        return Reason.INACCURATE if code == CONVERGED else reason(code)
+        if code != CONVERGED:
+            return reason(code)
+        return Reason.PRECISION if is_single(self.x.dtype) else Reason.INACCURATE
 
 
 def linear_solve(operator: Any, b: jax.Array, *, method: str = "cg", pc: Any = None,
@@ -106,7 +122,9 @@ def linear_solve(operator: Any, b: jax.Array, *, method: str = "cg", pc: Any = N
         matrix, or a linear jittable callable ``x -> A x`` (a pytree such as an equinox
         Module to make its arrays runtime values; a plain function is part of the program).
     b
-        Right-hand side, 1-D, of ``A``'s size; its dtype is the working precision.
+        Right-hand side, 1-D, of ``A``'s size; its dtype is the working precision. NumPy
+        float64 input called outside ``jit``/``vmap``/``grad`` is solved in float64 whatever
+        ``jax_enable_x64`` says (the solution's arrays are then NumPy).
     method
         A method with a JAX kernel: ``"cg"``, ``"fcg"`` (both assume ``A`` SPD),
         ``"gmres"``, ``"bicgstab"``.
@@ -117,7 +135,9 @@ def linear_solve(operator: Any, b: jax.Array, *, method: str = "cg", pc: Any = N
         needs ``method="fcg"`` and is not transposable for ``grad`` of GMRES/BiCGStab).
     rtol, atol, maxiter
         Stop when ``||r|| <= max(rtol ||b||, atol)``, or after ``maxiter`` iterations
-        (default ``10 n``); runtime values (changing them does not recompile).
+        (default ``10 n``); runtime values (changing them does not recompile). A concrete
+        ``rtol`` below ``4 eps`` of a single working precision (``4.8e-7`` for float32)
+        warns: float32 cannot reach it, turn on ``jax_enable_x64`` and pass float64 arrays.
     x0
         Initial guess (default zero); the solve runs on the correction ``A e = b - A x0``
         (so ``rtol`` is then relative to ``||b - A x0||``), and no derivative flows to it.
@@ -135,7 +155,25 @@ def linear_solve(operator: Any, b: jax.Array, *, method: str = "cg", pc: Any = N
         An unknown method, pc or option, or a pc the operator cannot provide.
     InvalidSystemError
         ``b`` (or ``x0``) not 1-D of the operator's size.
+
+    Warns
+    -----
+    RuntimeWarning
+        ``rtol`` below what a single working precision can reach (see ``rtol``), or, for an
+        eager call, a single-precision solve that ends short of ``rtol``.
     """
+    if _host_float64(operator, b, x0):
+        with jax.enable_x64(True):
+            solution = _linear_solve(operator, b, method, pc, rtol, atol, maxiter, x0, options)
+            return JaxSolution._make(np.asarray(leaf) for leaf in solution)  # NumPy leaves
+    solution = _linear_solve(operator, b, method, pc, rtol, atol, maxiter, x0, options)
+    _warn_missed(solution, rtol)
+    return solution
+
+
+def _linear_solve(operator: Any, b: Any, method: str, pc: Any, rtol: Any, atol: Any,
+                  maxiter: Any, x0: Any, options: dict[str, Any]) -> JaxSolution:
+    """:func:`linear_solve` in the precision that is current (see its docstring)."""
     op = _as_operator(operator)
     kernel, symmetric = _method(method, options)
     b = jnp.asarray(b)
@@ -148,6 +186,7 @@ def linear_solve(operator: Any, b: jax.Array, *, method: str = "cg", pc: Any = N
     if x0 is not None and jnp.shape(x0) != b.shape:
         raise InvalidSystemError(f"x0 must have b's shape {b.shape}, not {jnp.shape(x0)}")
     real = jnp.zeros((), b.dtype).real.dtype
+    _warn_unreachable(rtol, real)
     limits = (jnp.asarray(rtol, real), jnp.asarray(atol, real),
               jnp.asarray(10 * b.shape[0] if maxiter is None else maxiter, jnp.int32))
     return _solve(kernel, tuple(sorted(options.items())), symmetric, op, _checked(pc, op), b,
@@ -182,6 +221,56 @@ def _solve(kernel: str, options: tuple, symmetric: bool, op: Any, pc: Any, b: ja
     rnorm = jax.lax.stop_gradient(jnp.linalg.norm(b - matvec(x)))
     converged = rnorm <= jnp.maximum(rtol * jnp.linalg.norm(jax.lax.stop_gradient(b)), atol)
     return JaxSolution(x, converged, k, rnorm, code)
+
+
+def _host_float64(operator: Any, b: Any, x0: Any) -> bool:
+    """Whether ``b`` is 64-bit host (NumPy) input outside any JAX transformation, to be solved
+    in float64 under ``jax.enable_x64`` (:func:`solvers.solve`'s rule for NumPy input)."""
+    if isinstance(b, jax.Array) or np.result_type(b) not in (np.float64, np.complex128):
+        return False
+    leaves = jax.tree_util.tree_leaves((operator, x0))
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in leaves) and not _tracing()
+
+
+def _tracing() -> bool:
+    """Whether a ``jit``/``grad`` trace is under way (a new constant is then a tracer)."""
+    return isinstance(jnp.zeros(()), jax.core.Tracer)
+
+
+def _below_floor(rtol: Any, real: np.dtype) -> bool:
+    """Whether a concrete ``rtol`` is below ``4 eps`` of a single working precision (the bound
+    under which :mod:`solvers.finish` does not try refinement either)."""
+    return (not isinstance(rtol, jax.core.Tracer) and is_single(real)
+            and float(rtol) < 4 * float(np.finfo(real).eps))
+
+
+def _warn_unreachable(rtol: Any, real: np.dtype) -> None:
+    """Warn, before solving, when ``rtol`` is below what the working precision can reach."""
+    if _below_floor(rtol, real):
+        floor = 4 * float(np.finfo(real).eps)
+        warnings.warn(
+            f"rtol={float(rtol):g} is below what {np.dtype(real).name} can reach (4 eps = "
+            f"{floor:.1e}): expect converged=False, reason 'precision'. Turn on "
+            f"64-bit JAX (jax.config.update('jax_enable_x64', True), or the context "
+            f"jax.enable_x64(True)) and pass float64 arrays, or use rtol >= {floor:.1e}",
+            RuntimeWarning, stacklevel=4)
+
+
+def _warn_missed(solution: JaxSolution, rtol: Any) -> None:
+    """Warn after an eager single-precision solve whose kernel met its own test while the true
+    residual misses ``rtol`` (:meth:`JaxSolution.reason` is then ``precision``); not under a
+    transformation (the values are not known yet) nor when the warning came before the solve."""
+    dtype = np.dtype(solution.x.dtype)
+    if isinstance(solution.x, jax.core.Tracer) or not is_single(dtype) or _below_floor(rtol, dtype):
+        return
+    missed = jnp.any(~solution.converged & (solution.code == CONVERGED))
+    if bool(missed):
+        warnings.warn(
+            f"the {dtype.name} solve met rtol={float(rtol):g} in its own recurrence, but the true "
+            f"residual ||b - A x|| = {float(jnp.max(solution.residual_norm)):.3e} misses it: "
+            f"converged=False, reason 'precision'. Turn on 64-bit JAX "
+            f"(jax.config.update('jax_enable_x64', True)) and pass float64 arrays, or loosen "
+            f"rtol", RuntimeWarning, stacklevel=3)
 
 
 def _as_operator(operator: Any) -> Any:

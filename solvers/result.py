@@ -40,7 +40,8 @@ class SolveResult:
         and ``total``.
     info
         Backend, method, preconditioner, device, working ``dtype``, what ``auto`` chose and
-        why (``info["auto"]``), and method-specific details.
+        why (``info["auto"]``), and method-specific details; ``method``, ``pc`` and
+        ``backend`` are also read-only attributes (``res.method``).
     state
         The carried state of a method or preconditioner that keeps one across solves (a
         bandit's learner), as it is after this solve; ``None`` otherwise.
@@ -57,14 +58,29 @@ class SolveResult:
     info: dict[str, Any] = field(default_factory=dict)
     state: Any = None
 
+    @property
+    def method(self) -> str | None:
+        """The method that ran (``info["method"]``): what ``auto`` chose, not ``"auto"``."""
+        return self.info.get("method")
+
+    @property
+    def pc(self) -> str | None:
+        """The preconditioner that ran (``info["pc"]``)."""
+        return self.info.get("pc")
+
+    @property
+    def backend(self) -> str | None:
+        """The backend that ran the solve (``info["backend"]``: scipy, petsc or jax)."""
+        return self.info.get("backend")
+
     def __repr__(self) -> str:
         auto = self.info.get("auto")
         chose = f", auto={auto['chose']!r}" if auto else ""
         return (
             f"SolveResult(converged={self.converged}, reason={self.reason.value!r}, "
             f"iterations={self.iterations}, residual_norm={self.residual_norm:.3e}, "
-            f"threshold={self.threshold:.3e}, method={self.info.get('method')!r}, "
-            f"pc={self.info.get('pc')!r}, backend={self.info.get('backend')!r}{chose})"
+            f"threshold={self.threshold:.3e}, method={self.method!r}, pc={self.pc!r}, "
+            f"backend={self.backend!r}{chose})"
         )
 
 

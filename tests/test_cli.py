@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
@@ -68,8 +69,21 @@ def test_mistakes_in_process(argv, message, capsys, tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists() and not (ROOT / "sciml" / "dcdm" / "x").exists()
 
 
-@pytest.mark.parametrize("command", ["demo", "train-dcdm", "batch"])
-def test_help_is_plain_text_with_every_default(command, capsys):
+def _commands() -> list[str]:
+    parser = build_parser()
+    return sorted(next(a for a in parser._actions
+                       if isinstance(a, argparse._SubParsersAction)).choices)
+
+
+def test_every_command_is_checked_below():
+    assert {"demo", "train-dcdm", "batch", "datagen", "train-operator",
+            "train-dmm"} <= set(_commands())
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_help_is_plain_text_with_every_real_default(command, capsys):
+    """Every option of every command shows its default, and a ``None`` default says what it
+    means (``default: all not held out``), never ``default: None``."""
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args([command, "--help"])
     assert info.value.code == 0
@@ -80,6 +94,8 @@ def test_help_is_plain_text_with_every_default(command, capsys):
     for block in blocks:
         if not block.startswith("-h, --help"):
             assert "default" in block or "(required)" in block, block
+            flat = " ".join(block.split())
+            assert not re.search(r"default: (none|\[\])", flat, re.IGNORECASE), block
 
 
 def test_plain_text_removes_rst():

@@ -1,16 +1,20 @@
 """The functional JAX solve ``solvers.linear_solve``: gradients vs finite differences (w.r.t.
 ``b`` and a coefficient field), ``vmap`` vs a loop, ``jit``, no recompilation for new values.
 
-float64 throughout (the module fixture switches 64-bit JAX on); grids are 8^2 to 16^2.
+float64 (the module fixture switches 64-bit JAX on; the precision-rule tests switch it off
+inside); grids are 8^2 to 64^2.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import operators
 import solvers
 from operators.stencils import diffusion_stencil, poisson_stencil
 from solvers import JaxSolution, linear_solve
@@ -130,3 +134,41 @@ def test_bad_arguments() -> None:
         linear_solve(A, jnp.ones(15))
     with pytest.raises(InvalidSystemError, match="Stencil"):
         linear_solve("A", b)
+
+
+def test_numpy_float64_is_solved_in_float64_whatever_x64_says() -> None:
+    """``solve()``'s precision rule: eager NumPy float64 input in float64 (returned as NumPy),
+    jax arrays and everything under jit/vmap/grad in their own precision."""
+    P = operators.poisson(SHAPE)
+    b = np.random.default_rng(16).standard_normal(P.A.shape[0])
+    with jax.enable_x64(False):
+        A = poisson_stencil(SHAPE)  # float32 weights (1/h^2 = 289 is exact)
+        for operator in (A, P.A.toarray()):
+            sol = linear_solve(operator, b, rtol=1e-10)
+            assert isinstance(sol.x, np.ndarray) and sol.x.dtype == np.float64
+            assert bool(sol.converged) and sol.reason() == solvers.Reason.RTOL
+            assert np.linalg.norm(b - P.A @ sol.x) <= 1e-10 * np.linalg.norm(b)
+        assert linear_solve(A, jnp.asarray(b), rtol=1e-4).x.dtype == jnp.float32
+        assert jax.jit(lambda b: linear_solve(A, b, rtol=1e-4).x)(b).dtype == jnp.float32
+        batched = jax.vmap(lambda b: linear_solve(A, b, rtol=1e-4).x)(np.stack([b, 2 * b]))
+        assert batched.dtype == jnp.float32 and batched.shape == (2, b.size)
+        grad = jax.grad(lambda b: jnp.sum(linear_solve(A, b, rtol=1e-4).x))(b)
+        assert grad.dtype == jnp.float32
+
+
+def test_a_single_precision_that_cannot_reach_rtol_is_said() -> None:
+    with jax.enable_x64(False):
+        A, b = poisson_stencil(SHAPE), jnp.ones(256, jnp.float32)
+        with pytest.warns(RuntimeWarning, match="below what float32 can reach"):
+            sol = linear_solve(A, b, rtol=1e-8)
+        assert not bool(sol.converged) and sol.reason() == solvers.Reason.PRECISION
+        with pytest.warns(RuntimeWarning, match="below what float32 can reach"):
+            jax.jit(lambda b: linear_solve(A, b, rtol=1e-9))(b)  # said when it is traced
+        rough = diffusion_stencil(jnp.exp(jax.random.normal(jax.random.key(0), (64, 64))))
+        with pytest.warns(RuntimeWarning, match="true residual .* misses it"):
+            missed = linear_solve(rough, jnp.ones(4096, jnp.float32), pc="mg", rtol=1e-5)
+        assert not bool(missed.converged) and missed.reason() == solvers.Reason.PRECISION
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            reachable = linear_solve(A, b, rtol=1e-4)
+        assert bool(reachable.converged) and reachable.x.dtype == jnp.float32

@@ -2,18 +2,31 @@
 
 Each notebook is executed in a fresh kernel (nbclient) with its working directory and
 ``SCIML_EXAMPLES_OUT`` in a temporary folder, so it writes nothing into the repository and
-reads nothing from the internet.
+reads nothing from the internet (``scripts/notebook_outputs.py``). The executed copy is kept in
+``build/notebooks/`` for the documentation site, which renders the notebooks with their
+figures from it (``mkdocs.yml``'s hook; ``tests/test_frictions.py`` builds one page).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
+
+
+def notebook_outputs():
+    """``scripts/notebook_outputs.py`` (shared with the mkdocs hook) as a module."""
+    spec = importlib.util.spec_from_file_location(
+        "notebook_outputs", ROOT / "scripts" / "notebook_outputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_every_design_notebook_is_there():
@@ -32,18 +45,14 @@ def test_notebook_is_stripped(path: Path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import nbformat
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("SCIML_EXAMPLES_OUT", str(tmp_path / "out"))
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.chdir(tmp_path)
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "error"]
-    assert not errors
+def test_notebook_runs(path: Path, tmp_path: Path):
+    """Runs without an error cell, saves its figure, shows it inline (an ``image/png`` output,
+    what the docs site renders), and leaves its executed copy for the site."""
+    outputs = notebook_outputs()
+    nb = outputs.execute(path, tmp_path)  # an error cell raises CellExecutionError
     assert any((tmp_path / "out").glob("*.png")), "each notebook saves its figure"
+    shown = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+             if "image/png" in o.get("data", {})]
+    assert shown, "each notebook shows a figure inline"
+    copy = outputs.store(path, nb)
+    assert outputs.executed_copy(path) == copy

@@ -166,7 +166,7 @@ def test_solve_time_options_are_read(capfd):
 
 def test_ksp_python_through_options():
     problem = gallery.poisson((20, 20))
-    options = ("-ksp_type python -ksp_python_type solvers.backends.petsc_python.CGContext "
+    options = ("-ksp_type python -ksp_python_type solvers.backends.petsc.contexts.CGContext "
                "-pc_type jacobi")
     res = solve(problem, problem.b, backend="petsc", options=options, rtol=1e-8)
     native = solve(problem, problem.b, "cg", "jacobi", backend="petsc", rtol=1e-8)
@@ -382,3 +382,11 @@ def test_matrix_changed_in_place_is_checked_again():
     A.assemble()
     with pytest.raises(InvalidSystemError, match="A contains NaN"):
         solver.solve(A, b)
+
+
+def test_the_removed_context_path_names_its_replacement() -> None:
+    """The first release's ``solvers.backends.petsc_python`` is gone; the option string that
+    used it says where the contexts live now."""
+    old = "-ksp_type python -ksp_python_type solvers.backends.petsc_python.CGContext"
+    with pytest.raises(InvalidOptionError, match="solvers.backends.petsc.contexts"):
+        solve(operators.poisson((8, 8)), backend="petsc", options=old)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sciml.cli_options import add_run_options
+from sciml.neural_operators.train import DEFAULT_BATCH, DEFAULT_TEST, DEFAULTS
 
 DEFAULT_OUT = Path("sciml-out") / "operator"
 
@@ -38,27 +39,46 @@ def _setting(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def _per_model(setting: str) -> str:
+    """``"default per model: fno 0.005, mgno 0.001"`` from :data:`train.DEFAULTS`."""
+    return "default per model: " + ", ".join(
+        f"{model} {values[setting]}" for model, values in DEFAULTS.items())
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``train-operator`` sub-command."""
     parser = subparsers.add_parser(
         "train-operator", help="train a neural operator (FNO, MgNO) on datagen data",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=("fno", "mgno"), required=True)
+    parser.add_argument("--model", choices=("fno", "mgno"), required=True,
+                        help="the architecture: Fourier or multigrid neural operator")
     parser.add_argument("--data", type=Path, required=True, help="a datagen directory")
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=20)
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    parser.add_argument("--optimiser", choices=("adam", "adamw"), default=None)
-    parser.add_argument("--schedule", choices=("cosine", "onecycle", "constant"), default=None)
-    parser.add_argument("--weight-decay", type=float, default=None)
-    parser.add_argument("--loss", choices=("h1", "l2"), default="h1")
+    parser.add_argument("--epochs", type=int, default=100, help="passes over the training set")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help=f"samples per optimiser step (default: {DEFAULT_BATCH}, or every "
+                             f"training sample when there are fewer)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help=f"peak learning rate ({_per_model('lr')})")
+    parser.add_argument("--optimiser", choices=("adam", "adamw"), default=None,
+                        help=_per_model("optimiser"))
+    parser.add_argument("--schedule", choices=("cosine", "onecycle", "constant"), default=None,
+                        help=f"learning-rate schedule ({_per_model('schedule')})")
+    parser.add_argument("--weight-decay", type=float, default=None,
+                        help=f"AdamW's decoupled weight decay ({_per_model('weight_decay')})")
+    parser.add_argument("--loss", choices=("h1", "l2"), default="h1",
+                        help="relative H1 or L2 error")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and batch order")
-    parser.add_argument("--train", type=int, default=None, help="training samples (first N)")
-    parser.add_argument("--test", type=int, default=200, help="held-out samples (last N)")
+    parser.add_argument("--train", type=int, default=None,
+                        help="training samples, the first N (default: all not held out)")
+    parser.add_argument("--test", type=int, default=None,
+                        help=f"held-out samples, the last N (default: {DEFAULT_TEST}, or a "
+                             f"fifth of a data set under {5 * DEFAULT_TEST} samples)")
     parser.add_argument("--eval-every", type=int, default=None, metavar="EPOCHS",
-                        help="evaluate the held-out set every EPOCHS epochs")
+                        help="evaluate the held-out set every EPOCHS epochs (default: only "
+                             "after the last epoch)")
     parser.add_argument("--set", dest="architecture", type=_setting, action="append",
-                        default=[], metavar="KEY=VALUE", help="architecture option")
+                        default=[], metavar="KEY=VALUE",
+                        help="architecture option, repeatable (default: the model's config)")
     add_run_options(parser, DEFAULT_OUT)
     parser.set_defaults(func=run)
     return parser

@@ -1,4 +1,7 @@
-"""Figures of a training run: the loss curve and prediction / truth / error of test samples."""
+"""Figures of a training run: the loss curve and prediction / truth / error of test samples.
+
+Drawn on :class:`matplotlib.figure.Figure` objects, not through ``pyplot``: writing a PNG needs
+no backend, so the caller's backend (a notebook's inline one) is left as it was."""
 
 from __future__ import annotations
 
@@ -13,22 +16,17 @@ __all__ = ["plot_losses", "plot_predictions"]
 
 
 def _figure(path: str | os.PathLike, fig: Any) -> None:
-    import matplotlib.pyplot as plt
-
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
 
 
 def plot_losses(path: str | os.PathLike, losses: list[float], per_epoch: int,
                 history: list[dict[str, float]]) -> None:
     """Training loss per step and per epoch (mean), held-out relative L2/H1 per evaluation."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     steps = np.arange(1, len(losses) + 1) / per_epoch
     ax.semilogy(steps, losses, color="0.8", lw=0.5, label="train loss (step)")
     epochs = len(losses) // per_epoch
@@ -48,13 +46,11 @@ def plot_losses(path: str | os.PathLike, losses: list[float], per_epoch: int,
 def plot_predictions(path: str | os.PathLike, op: Any, inputs: np.ndarray,
                      outputs: np.ndarray) -> None:
     """One row per sample: input field, true solution, prediction, error."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     pred = op(inputs)
-    fig, axes = plt.subplots(len(inputs), 4, figsize=(12, 3 * len(inputs)), squeeze=False)
+    fig = Figure(figsize=(12, 3 * len(inputs)))
+    axes = fig.subplots(len(inputs), 4, squeeze=False)
     for row, (a, u, p) in enumerate(zip(inputs, outputs, pred, strict=True)):
         err = np.linalg.norm(p - u) / np.linalg.norm(u)
         panels = [(np.log(a) if np.all(a > 0) else a, "input (log)" if np.all(a > 0) else "input"),

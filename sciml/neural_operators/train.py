@@ -43,13 +43,18 @@ from sciml.persist import read_state, write_state
 from sciml.training import TrainState, train
 from solvers.errors import InvalidOptionError
 
-__all__ = ["DEFAULTS", "TrainResult", "evaluate", "train_operator"]
+__all__ = ["DEFAULTS", "DEFAULT_BATCH", "DEFAULT_TEST", "TrainResult", "evaluate", "sizes",
+           "train_operator"]
 
 #: Per-model defaults of the optimiser settings (the papers' choices).
 DEFAULTS: dict[str, dict[str, Any]] = {
     "fno": {"optimiser": "adamw", "lr": 5e-3, "schedule": "cosine", "weight_decay": 1e-4},
     "mgno": {"optimiser": "adam", "lr": 1e-3, "schedule": "onecycle", "weight_decay": 0.0},
 }
+#: Held-out samples by default (a fifth of a data set under 1,000 samples).
+DEFAULT_TEST = 200
+#: Samples per optimiser step by default (all training samples when there are fewer).
+DEFAULT_BATCH = 20
 _HISTORY = ("sciml.neural_operators.history", 1)
 
 
@@ -101,11 +106,11 @@ def _errors(model: eqx.Module, normaliser: datamod.Normaliser, a: jax.Array,
 
 
 def train_operator(model: str, data: str | os.PathLike | Mapping[str, np.ndarray],
-                   out: str | os.PathLike, *, epochs: int = 100, batch_size: int = 20,
+                   out: str | os.PathLike, *, epochs: int = 100, batch_size: int | None = None,
                    seed: int = 0, lr: float | None = None, loss: str = "h1",
                    optimiser: str | None = None, schedule: str | None = None,
                    weight_decay: float | None = None,
-                   architecture: dict[str, Any] | None = None, test: int = 200,
+                   architecture: dict[str, Any] | None = None, test: int | None = None,
                    train_count: int | None = None, eval_every: int | None = None,
                    checkpoint_every: int | None = None, resume: bool = False,
                    progress: bool = True, figures: bool = True) -> TrainResult:
@@ -122,15 +127,17 @@ def train_operator(model: str, data: str | os.PathLike | Mapping[str, np.ndarray
     out
         Output folder (checkpoints, model, history, figures).
     epochs, batch_size, seed
-        Passes over the training set, samples per step, seed of weights and batch order.
+        Passes over the training set, samples per step (default :data:`DEFAULT_BATCH`, or
+        every training sample when there are fewer), seed of weights and batch order.
     lr, optimiser, schedule, weight_decay
         Peak learning rate, ``"adam"``/``"adamw"``, ``"cosine"``/``"onecycle"``/``"constant"``
         and AdamW's decoupled weight decay; defaults per model in :data:`DEFAULTS`.
     loss
         ``"h1"`` or ``"l2"`` (relative).
     test, train_count
-        Held-out samples (the last ``test``) and training samples (the first
-        ``train_count``; default all the others).
+        Held-out samples (the last ``test``; default :data:`DEFAULT_TEST`, or a fifth of a
+        data set under 1,000 samples) and training samples (the first ``train_count``;
+        default all the others); see :func:`sizes`.
     eval_every
         Evaluate the held-out set every this many epochs (default: only at the end).
     checkpoint_every
@@ -143,6 +150,11 @@ def train_operator(model: str, data: str | os.PathLike | Mapping[str, np.ndarray
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    solvers.errors.InvalidOptionError
+        A bad setting, or sizes the data set cannot provide (the message says what to pass).
     """
     if loss not in LOSSES:
         raise InvalidOptionError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
@@ -153,6 +165,7 @@ def train_operator(model: str, data: str | os.PathLike | Mapping[str, np.ndarray
         "weight_decay": weight_decay}.items() if v is not None}}
     net = build(model, architecture, seed=seed)
     arrays = data if isinstance(data, Mapping) else datamod.load(data)
+    train_count, test, batch_size = sizes(len(arrays["inputs"]), train_count, test, batch_size)
     parts = datamod.split(arrays, test=test, train=train_count)
     normaliser = datamod.Normaliser.fit(parts.train_inputs, parts.train_outputs)
     x = jnp.asarray(normaliser.encode_input(parts.train_inputs))
@@ -185,6 +198,47 @@ def train_operator(model: str, data: str | os.PathLike | Mapping[str, np.ndarray
     last = log.history[-1]
     return TrainResult(op, last["test_l2"], last["test_h1"], log.seconds_per_epoch(),
                        log.history, state, path)
+
+
+def sizes(count: int, train: int | None, test: int | None,
+          batch: int | None) -> tuple[int, int, int]:
+    """``(train, test, batch)`` for a data set of ``count`` samples: each ``None`` replaced by
+    its default, scaled down to what the data set holds.
+
+    Defaults: ``test = min(DEFAULT_TEST, count // 5)`` (at least 1), ``train = count - test``,
+    ``batch = min(DEFAULT_BATCH, train)``. A value given explicitly is kept; one the data set
+    cannot provide raises with the values that would work.
+
+    Examples
+    --------
+    >>> sizes(1200, None, None, None)
+    (1000, 200, 20)
+    >>> sizes(8, None, None, None)
+    (7, 1, 7)
+    """
+    if count < 2:
+        raise InvalidOptionError(
+            f"a data set of {count} sample(s) cannot be split into training and held-out "
+            f"samples; generate at least 2 (python -m sciml datagen --count N)")
+    if test is None:
+        test = min(DEFAULT_TEST, max(1, count // 5))
+    if not 1 <= test < count:
+        raise InvalidOptionError(
+            f"--test (test=) {test} is not between 1 and {count - 1} for a data set of {count} "
+            f"samples: pass --test {max(1, count // 5)}, or leave it out (the default takes a "
+            f"fifth of a data set under {5 * DEFAULT_TEST} samples)")
+    train = count - test if train is None else train
+    if not 1 <= train <= count - test:
+        raise InvalidOptionError(
+            f"--train (train_count=) {train} is not between 1 and {count - test} (the {count} "
+            f"samples less the {test} held out): pass --train {count - test} or less, or leave "
+            f"it out (default: all samples not held out)")
+    batch = min(DEFAULT_BATCH, train) if batch is None else batch
+    if not 1 <= batch <= train:
+        raise InvalidOptionError(
+            f"--batch-size (batch_size=) {batch} is not between 1 and the {train} training "
+            f"samples: pass --batch-size {min(DEFAULT_BATCH, train)}, or leave it out")
+    return train, test, batch
 
 
 def _loss(metric: Any, normaliser: datamod.Normaliser) -> Any:

@@ -286,7 +286,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sort", choices=sorted(SORTS), default="greedy")
     p.add_argument("--backend", choices=("scipy", "petsc"), default="scipy")
     p.add_argument("--max-shards", type=int, default=None,
-                   help="stop after this many shards per rank (run again to continue)")
+                   help="stop after this many shards per rank, run again to continue "
+                        "(default: no limit, every shard)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_main)
 

@@ -1,7 +1,11 @@
-"""The former home of the PETSc Python contexts, kept so that the option string
-``-ksp_python_type solvers.backends.petsc_python.CGContext`` keeps working; the contexts live
-in :mod:`solvers.backends.petsc.contexts`."""
+"""The former home of the PETSc Python contexts: importing it names their new home.
 
-from solvers.backends.petsc.contexts import CGContext, FunctionPC, KrylovContext
+The option string ``-ksp_python_type solvers.backends.petsc_python.CGContext`` of the first
+release now fails with this message; write ``solvers.backends.petsc.contexts.CGContext``.
+"""
 
-__all__ = ["CGContext", "FunctionPC", "KrylovContext"]
+raise ImportError(
+    "solvers.backends.petsc_python was removed: the PETSc Python contexts live in "
+    "solvers.backends.petsc.contexts (e.g. -ksp_python_type "
+    "solvers.backends.petsc.contexts.CGContext, or method='pycg')"
+)

@@ -11,7 +11,7 @@ from solvers import Reason, solve
 PETSc = pytest.importorskip("petsc4py.PETSc")
 petsc_backend = pytest.importorskip("solvers.backends.petsc")
 
-OPTIONS = "-ksp_type python -ksp_python_type solvers.backends.petsc_python.CGContext"
+OPTIONS = "-ksp_type python -ksp_python_type solvers.backends.petsc.contexts.CGContext"
 
 
 @pytest.mark.parametrize("pc", ["none", "jacobi", "icc", "amg"])
