@@ -157,13 +157,14 @@ def test_gcrotmk_arnoldi_first_cycle_is_gmres() -> None:
 
 @pytest.mark.parametrize("n", [3, 5, 10, 100])
 def test_gcrotmk_cornercase(n: int) -> None:
-    """SciPy's ``test_cornercase``: ``2 I`` is solved exactly, with and without a tight rtol."""
+    """SciPy's ``test_cornercase``: ``2 I`` is solved exactly in one iteration, with and
+    without a tight rtol (SciPy accepts a failure at 1e-15; ``x = b / 2`` is exact here)."""
     A = 2 * sp.eye(n, format="csr")
     for b in (np.ones(n), np.random.default_rng(1234).random(n)):
         for rtol in (1e-5, 1e-15):
             res = solve(A, b, "gcrodr", rtol=rtol, restart=4, recycle=2, maxiter=10)
-            if res.converged or rtol > 1e-15:
-                assert res.converged and np.allclose(A @ res.x - b, 0, atol=1e-14)
+            assert res.converged and res.reason == Reason.RTOL and res.iterations == 1
+            np.testing.assert_allclose(A @ res.x - b, 0, atol=1e-15)
 
 
 def test_gcrotmk_nans_are_refused() -> None:
@@ -198,13 +199,18 @@ def test_gcrotmk_cu_carried() -> None:
 
 
 def test_gcrotmk_denormals() -> None:
-    """SciPy's ``test_denormals``: entries whose reciprocal overflows, no warning."""
-    A = np.array([[1.0, 2.0], [3.0, 4.0]]) * (100 * np.nextafter(0, 1))
+    """SciPy's ``test_denormals``: entries whose reciprocal overflows, no warning. The exact
+    solution (entries ~1e321) overflows float64, so no finite ``x`` can meet the test: the
+    solve must say so (a breakdown at the first step) with a finite ``x`` and no warning."""
+    scale = 100 * np.nextafter(0, 1)
+    A = np.array([[1.0, 2.0], [3.0, 4.0]]) * scale
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         res = solve(A, np.array([1.0, 1.0]), "gcrodr", restart=2, recycle=1)
-    if res.converged:
-        np.testing.assert_allclose(A @ res.x, [1.0, 1.0])
+    unscaled = np.linalg.solve(A / scale, np.ones(2))  # the exact x is unscaled / scale
+    assert np.abs(unscaled).min() * scale * 1e308 < 1  # |x| > 1e308: not a float64
+    assert not res.converged and res.reason == Reason.BREAKDOWN
+    assert np.all(np.isfinite(res.x)) and res.residual_norm == pytest.approx(np.sqrt(2))
 
 
 # -- recycling across a sequence --------------------------------------------------------------
@@ -392,3 +398,53 @@ def test_petsc_by_options_string() -> None:
     res = solve(problem, problem.b, backend="petsc", options=options, rtol=1e-8)
     host = solve(problem, problem.b, "gcrodr", rtol=1e-8, restart=20, recycle=8)
     assert res.converged and abs(res.iterations - host.iterations) <= 2
+
+
+def _darcy_jacobi() -> tuple[operators.Problem, np.ndarray]:
+    """A Darcy sample (10^2 grid, coefficients over two decades) and its Jacobi ``M``."""
+    problem = operators.family("darcy", 10, seed=0).sample(0)
+    return problem, 1 / problem.A.diagonal()
+
+
+def _recycle_invariants(A: sp.spmatrix, M: np.ndarray, U: np.ndarray,
+                        C: np.ndarray) -> tuple[float, float]:
+    """``(max |A M U - C| / max |C|, max |C^H C - I|)`` for row blocks ``U``, ``C``."""
+    AMU = (A @ (M[:, None] * U.T)).T
+    return (float(np.abs(AMU - C).max() / np.abs(C).max()),
+            float(np.abs(C.conj() @ C.T - np.eye(len(C))).max()))
+
+
+def test_right_preconditioned_recycle_space_stays_orthonormal() -> None:
+    """Regression: with ``pc='jacobi'`` on this Darcy sample one-pass Gram-Schmidt (second
+    pass only below ``0.1 ||w||``, norm from Pythagoras) lost the orthogonality of ``V`` in
+    the first cycle (``max |V^H V - I|`` ~ 1 at step 35), so ``C = [C, V] Q`` formed after it
+    was not orthonormal (``max |C^H C - I|`` = 0.8) and the run diverged (``||x||`` ~ 1e21);
+    GMRES(40) converged in 43. Now GCRO-DR(40, 20) converges in as many iterations and its
+    recycle space keeps ``C = A M U`` with orthonormal ``C``."""
+    problem, M = _darcy_jacobi()
+    gmres = solve(problem.A, problem.b, "gmres", "jacobi", rtol=1e-10, restart=40)
+    res = solve(problem.A, problem.b, "gcrodr", "jacobi", rtol=1e-10, restart=40, recycle=20)
+    assert gmres.converged and res.converged and res.reason == Reason.RTOL
+    assert res.iterations <= gmres.iterations + 3, (res.iterations, gmres.iterations)
+    np.testing.assert_allclose(res.x, spla.spsolve(problem.A.tocsc(), problem.b), rtol=1e-7)
+    assert np.all(np.diff(res.residuals) <= 1e-12 * res.residuals[0])  # no jump after cycle 1
+    space = res.state
+    assert space.k >= 19 and space.U.shape == space.C.shape == (space.k, problem.A.shape[0])
+    image, ortho = _recycle_invariants(problem.A, M, space.U, space.C)
+    assert image <= 1e-12 and ortho <= 1e-12, (image, ortho)
+
+
+def test_petsc_context_keeps_the_right_preconditioned_space_orthonormal() -> None:
+    """The same sample through the PETSc ``KSPPYTHON`` context (same ``orthogonalise``):
+    host iterations and an orthonormal ``C = A M U`` on the context."""
+    pytest.importorskip("petsc4py.PETSc")
+    problem, M = _darcy_jacobi()
+    options = dict(rtol=1e-10, restart=40, recycle=20)
+    host = solve(problem.A, problem.b, "gcrodr", "jacobi", **options)
+    petsc = Solver("gcrodr", "jacobi", backend="petsc", **options)
+    res = petsc.solve(problem.A, problem.b)
+    assert res.converged and res.iterations == host.iterations
+    (entry,) = petsc.cache.backends["petsc"].ksps.values()
+    space = entry.ksp.getPythonContext().space
+    image, ortho = _recycle_invariants(problem.A, M, space.U, space.C)
+    assert space.k >= 19 and image <= 1e-12 and ortho <= 1e-12, (image, ortho)

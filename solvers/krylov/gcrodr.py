@@ -31,7 +31,9 @@ and orthonormalised (``U <- U R^{-1}``), dropping near-dependent columns.
 Pitfalls handled: for real matrices complex-conjugate harmonic Ritz pairs are kept together
 (their real and imaginary parts; ``k`` may become ``k + 1``); near-dependent columns of
 ``G P`` and of ``A U`` are dropped (rank-revealing); ``C`` is re-orthonormalised when a
-reused space has lost orthogonality; ``k < m``.
+reused space has lost orthogonality; ``k < m``; ``[C, V]`` is kept orthonormal by
+Gram-Schmidt applied twice (:func:`orthogonalise`): the update assumes it, and one pass let
+``C`` drift far from orthonormal within one cycle on a Jacobi-preconditioned Darcy system.
 
 Stopping rule: ``||b - A x|| <= max(rtol ||b||, atol)``. Inside a cycle the least-squares
 residual (the Arnoldi estimate, exact in exact arithmetic) is tested at each step; the true
@@ -52,6 +54,8 @@ References
 ----------
 M. L. Parks, E. de Sturler, G. Mackey, D. D. Johnson, S. Maiti, "Recycling Krylov subspaces
 for sequences of linear systems", SIAM J. Sci. Comput. 28(5), 2006, Algorithm 2.1.
+L. Giraud, J. Langou, M. Rozloznik, J. van den Eshof, "Rounding error analysis of the
+classical Gram-Schmidt orthogonalization process", Numer. Math. 101(1), 2005 (CGS2).
 A. Stathopoulos, K. Wu, "A block orthogonalization procedure with constant synchronization
 requirements", SIAM J. Sci. Comput. 23(6), 2002 (SVQB, used for ``A U``).
 """
@@ -385,17 +389,18 @@ def orthogonalise(op: Operator, W: Array, p: int) -> tuple[Array, float]:
     working precision (Giraud, Langou, Rozloznik, van den Eshof 2005). Returns
     ``(W[:p]^H w, ||w''||)``; two reductions per step: ``h = W^H w``, then ``h_2`` and
     ``||w'||^2`` in one product with ``W[:p + 1]`` (its last entry), and
-    ``||w''||^2 = ||w'||^2 - ||h_2||^2`` (exact to rounding: ``h_2`` is of the order of the
-    rounding of the first pass).
+    ``||w''||^2 = ||w'||^2 - ||h_2||^2`` (accurate: ``h_2`` is small next to ``w'`` unless
+    the first pass cancelled to rounding level, a breakdown for the caller).
 
     One pass is not enough, nor is a second pass only when the first cancelled below
-    ``0.1 ||w||`` with the norm taken from Pythagoras (``||w||^2 - ||h||^2``): each step
-    cancelled to ``0.3-0.5 ||w||``, the Pythagorean norm's error (which assumes orthonormal
-    rows) left ``V`` rows off unit length, and the error grew by about ``(||w|| / ||w'||)^2``
-    per step, from ``1e-16`` to ``max |V^H V - I| = 1`` in 35 Arnoldi steps of GMRES(40) on
-    a Jacobi-preconditioned Darcy system (10^2 grid); ``C = [C, V] Q`` then was not
-    orthonormal, ``r - C C^H r`` not a projection, and GCRO-DR diverged after its first
-    cycle.
+    ``0.1 ||w||`` with the norm taken from Pythagoras (``||w||^2 - ||h||^2``, which assumes
+    orthonormal rows, so rows of ``V`` drift off unit length as soon as they drift off
+    orthogonal): each step cancelled to ``0.3-0.5 ||w||`` (no second pass) and
+    ``max |V^H V - I|`` grew about threefold per step, from ``1e-16`` to ``1`` in 35 Arnoldi
+    steps on a Jacobi-preconditioned Darcy system (10^2 grid, ``tests/test_gcrodr.py``);
+    ``C = [C, V] Q`` was then not orthonormal, ``r - C C^H r`` not a projection, and GCRO-DR
+    diverged after its first cycle. (The true norm instead of Pythagoras slowed the growth
+    but did not stop it: ``1e-7`` after 36 steps.)
     """
     w = W[p]
     h = op.reduce(_dots(W[:p], w))

@@ -8,8 +8,8 @@ by options::
     -ksp_gcrodr_restart 40 -ksp_gcrodr_recycle 20
 
 The algorithm is the host one, run on local row blocks: inner products are local products
-summed with one ``MPI_Allreduce`` per block (one per Arnoldi step: ``[C, V]^H w`` and
-``||w||^2`` together; a second when CGS needs its second pass), ``A`` is applied
+summed with one ``MPI_Allreduce`` per block (two per Arnoldi step, classical Gram-Schmidt
+applied twice: ``[C, V]^H w``, then ``[C, V]^H w'`` and ``||w'||^2`` together), ``A`` is applied
 with ``MatMult`` and the preconditioner with the KSP's ``PCApply`` on the right
 (``x = x0 + M t``). The stopping test and history are PETSc's (:class:`KrylovContext`): the
 Arnoldi estimate at each step, the recomputed ``||b - A x||`` at the end of each cycle.
