@@ -20,10 +20,17 @@ class TriangularSolver:
     """
 
     def __init__(self, T: sp.spmatrix) -> None:
+        self.dtype = np.dtype(T.dtype)
         self._lu = spla.splu(
             sp.csc_matrix(T), permc_spec="NATURAL", diag_pivot_thresh=0.0,
             options={"SymmetricMode": True},
         )
 
     def solve(self, r: np.ndarray, transpose: bool = False) -> np.ndarray:
-        return self._lu.solve(r, trans="H" if transpose else "N")
+        """``T^{-1} r`` (``T^{-H} r``), computed in the factor's dtype and returned in
+        ``r``'s (a solver working in float64 around a float32 factor, say); a complex ``r``
+        with a real factor is solved as its real and imaginary parts."""
+        if np.iscomplexobj(r) and self.dtype.kind != "c":
+            return self.solve(r.real, transpose) + 1j * self.solve(r.imag, transpose)
+        y = self._lu.solve(np.asarray(r, self.dtype), trans="H" if transpose else "N")
+        return y.astype(r.dtype, copy=False)

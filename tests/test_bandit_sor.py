@@ -153,10 +153,24 @@ def test_default_bandit_without_context_is_within_15_percent_of_best_fixed(yards
 
 
 def test_paper_preset_is_the_tsallis_inf_of_khodak_et_al(yardstick):
+    """``preset="paper"`` learns, slowly, as documented. Claim (docs/learned/bandit-sor.md):
+    1.75x the best fixed omega after 2,000 systems of this family (c = 2 Beta(2, 6); a
+    benchmark figure), and over the first 100 systems 2.0x on average, better than a uniformly
+    random omega (2.32x here). Baselines: the best fixed omega in hindsight and the random
+    choice, from the yardstick's cost table. Measured: 1.95-2.17x over seeds 0-4, 2.04x on
+    average; bar 2.15x on average."""
     problems, table = yardstick
-    total, state = _online(problems[:30], preset="paper")
+    totals = table.iterations.sum(axis=0)
+    best, random_choice = totals[table.best_fixed], totals.mean()
+    ratios = []
+    for seed in range(5):
+        total, state = _online(problems, preset="paper", seed=seed)
+        np.testing.assert_array_equal(state.iterations,
+                                      table.pick([r["arm"] for r in state.records])[0])
+        ratios.append(total / best)
     assert isinstance(state.learner, TsallisINF) and state.config["cost_scale"] == "maxiter"
     assert state.records[0]["loss"] == state.records[0]["iterations"] / 640  # maxiter 10 n
+    assert random_choice / best > 2.2 and np.mean(ratios) <= 2.15, (ratios, random_choice / best)
 
 
 def test_default_choices_do_not_depend_on_maxiter(sequence):

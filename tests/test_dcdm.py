@@ -44,11 +44,14 @@ SHIPPED_PROBLEMS = {
 }
 
 #: Where training must clearly beat the untrained hierarchy (``model="fixed"``): the
-#: problem, and the factor by which the trained network must cut the iterations.
+#: problem, and the factor by which the trained network must cut the iterations. The README
+#: and docs/learned/dcdm.md claim 1.5-2.4x on Poisson (measured here, rtol 1e-6, held-out
+#: right-hand sides: 1.67x at 64^2, 1.89x at 16^3); diffusion2d gives 1.9-2.0x at 64^2; the
+#: short-trained diffusion3d 1.36-1.58x at 16^3, so its bar is the 1.3x the docs state for it.
 BEATS_FIXED = {
-    "poisson2d": (lambda: operators.poisson((64, 64)), 1.3),
-    "poisson3d": (lambda: operators.poisson((16, 16, 16)), 1.3),
-    "diffusion2d": (lambda: operators.random_diffusion((64, 64), seed=SEED), 1.3),
+    "poisson2d": (lambda: operators.poisson((64, 64)), 1.5),
+    "poisson3d": (lambda: operators.poisson((16, 16, 16)), 1.5),
+    "diffusion2d": (lambda: operators.random_diffusion((64, 64), seed=SEED), 1.5),
     "diffusion3d": (lambda: operators.random_diffusion((16, 16, 16), seed=SEED), 1.3),
 }
 
@@ -86,7 +89,13 @@ def test_converges_on_held_out_rhs_and_matches_direct_solve(model: str) -> None:
 
 @pytest.mark.parametrize("model", weights.SHIPPED)
 def test_trained_weights_clearly_beat_the_fixed_hierarchy(model: str) -> None:
-    """Training must buy iterations over the same network class with no learned content."""
+    """Training must buy iterations over the same network class with no learned content.
+
+    Claim (README, docs/learned/dcdm.md): training buys 1.5-2.4x fewer iterations than the
+    fixed hierarchy on Poisson. Baseline: ``model="fixed"``, the same multilevel class with
+    pass-through filters and unit scales (nothing learned). Held out: a random right-hand
+    side (training sees only Ritz vectors) at rtol 1e-6; bars in :data:`BEATS_FIXED`.
+    """
     build, factor = BEATS_FIXED[model]
     p = build()
     b = held_out_rhs(p.n, SEED + 7)
@@ -247,14 +256,16 @@ def test_registered_as_method_and_preconditioner() -> None:
                                            ("poisson3d", BEATS_FIXED["poisson3d"][0])])
 def test_fcg_with_dcdm_preconditioner(model: str, builder) -> None:
     """Host FCG with the network: the same iterates as DCDM's JAX loop, and the trained
-    network beats the fixed hierarchy inside FCG too."""
+    network beats the fixed hierarchy (``model="fixed"``) inside FCG by the 1.5x the README
+    claims on Poisson (held-out right-hand side, rtol 1e-6)."""
     p = builder()
     b = held_out_rhs(p.n, SEED + 3)
     res = solve(p, b, method="fcg", pc="dcdm", model=model, rtol=1e-6, truncation=2)
     fixed = solve(p, b, method="fcg", pc="dcdm", model="fixed", rtol=1e-6, truncation=2)
     dcdm = solve(p, b, method="dcdm", model=model, rtol=1e-6)
     assert res.converged and fixed.converged and res.info["pc"] == "dcdm"
-    assert res.iterations <= fixed.iterations / 1.3, (res.iterations, fixed.iterations)
+    assert res.iterations <= fixed.iterations / BEATS_FIXED[model][1], (res.iterations,
+                                                                        fixed.iterations)
     assert np.linalg.norm(res.x - dcdm.x) <= 1e-5 * np.linalg.norm(dcdm.x)
 
 

@@ -105,22 +105,27 @@ def test_a_tiny_training_run_lowers_the_loss(tmp_path) -> None:
 def test_shipped_paper_network_in_a_solve() -> None:
     """The shipped paper network is small, reproducible by its command, and usable by name.
 
-    On its 64^2 training grid, for a held-out rhs, it converges in far fewer iterations
-    than CG (14 vs 168 for seed 0, ``sciml/dcdm/README.md``; the count grows on larger grids,
-    which is measured there, not asserted here).
+    Claim (README, docs/learned/dcdm.md): 14 iterations on its 64^2 training grid where CG
+    takes 168 (rhs seed 0, rtol 1e-6; the count grows on larger grids, measured there, not
+    asserted here). Baseline: unpreconditioned CG on the same system. Held out: random
+    right-hand sides of other seeds (training sees Ritz vectors only): measured 17-22
+    iterations, 7.5-9.7x fewer than CG; bars: seed 0 at most 15, every held-out seed at most
+    24 and 7x fewer than CG.
     """
     meta = json.loads((weights.WEIGHTS_DIR / f"{PAPER}.json").read_text())
     assert (weights.WEIGHTS_DIR / f"{PAPER}.eqx").stat().st_size < 2**20
     assert meta["command"].startswith(f"python -m sciml train-dcdm --model {PAPER}")
     p = operators.poisson((64, 64))
-    b = np.random.default_rng(SEED).standard_normal(p.n)
-    res = solve(p, b, method="dcdm", model=PAPER, rtol=1e-6, maxiter=200)
-    cg = solve(p, b, method="cg", rtol=1e-6)
-    assert res.info["model"] == PAPER
-    # A-orthogonalised against the previous directions (truncation=2, the default)
-    assert np.max(res.info["conjugacy"]) < 1e-8, res.info["conjugacy"]
-    assert res.converged and res.residual_norm <= 1e-6 * np.linalg.norm(b)
-    assert res.iterations <= cg.iterations / 5, (res.iterations, cg.iterations)
+    for seed in (0, SEED, 1, 2, 3):
+        b = np.random.default_rng(seed).standard_normal(p.n)
+        res = solve(p, b, method="dcdm", model=PAPER, rtol=1e-6, maxiter=200)
+        cg = solve(p, b, method="cg", rtol=1e-6)
+        assert res.info["model"] == PAPER
+        # A-orthogonalised against the previous directions (truncation=2, the default)
+        assert np.max(res.info["conjugacy"]) < 1e-8, res.info["conjugacy"]
+        assert res.converged and res.residual_norm <= 1e-6 * np.linalg.norm(b)
+        assert res.iterations <= (15 if seed == 0 else 24), (seed, res.iterations)
+        assert res.iterations <= cg.iterations / 7, (seed, res.iterations, cg.iterations)
     with pytest.raises(InvalidOptionError, match="2-D grids"):
         solve(operators.poisson((8, 8, 8)), np.ones(512), method="dcdm", model=PAPER)
 

@@ -204,8 +204,12 @@ def test_linear_operator_good_and_raising():
 
 
 def test_matrix_free_fingerprint_is_the_users_operator():
-    A = spla.aslinearoperator(np.eye(3))
-    assert as_system(A, np.ones(3)).fingerprint() == as_system(A, np.ones(3)).fingerprint()
+    """Two wrappings of one user operator share a fingerprint (a Solver reuses its setup);
+    another operator with the same entries does not (its values are unknown to us)."""
+    A, same_values = spla.aslinearoperator(np.eye(3)), spla.aslinearoperator(np.eye(3))
+    first, second = as_system(A, np.ones(3)), as_system(A, np.ones(3))
+    assert first.fingerprint() == second.fingerprint()
+    assert as_system(same_values, np.ones(3)).fingerprint() != first.fingerprint()
 
 
 class _FakePetscMat:

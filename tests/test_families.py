@@ -8,6 +8,7 @@ import scipy.sparse.linalg as spla
 
 import operators
 from operators.families import FAMILIES, family
+from operators.gallery import upwind_matrix
 
 
 def _same(p, q) -> bool:
@@ -52,8 +53,11 @@ def test_poisson_shares_one_matrix_and_thermal_is_nonsymmetric():
     np.testing.assert_array_equal(p.b, fam.parameters(0).ravel())
     t = family("thermal", 10, seed=1).sample(0)
     assert abs(t.A - t.A.T).max() > 1 and t.symmetric is False
+    # A = diffusion(K) + first-order upwind convection, nothing else
     d = operators.diffusion(t.params["field"]).A
-    assert abs((t.A + t.A.T) / 2 - d).max() < 1e-8 * abs(d).max() + abs(t.A - d).max()
+    upwind = upwind_matrix(t.shape, t.spacing, t.params["velocity"])
+    assert abs(t.A - d - upwind).max() <= 1e-12 * abs(t.A).max()
+    assert abs(upwind - upwind.T).max() > 1  # the nonsymmetric part is the convection's
 
 
 @pytest.mark.parametrize("bad", [{"name": "darcyy"}, {"grid": 1}, {"seed": -1},

@@ -127,6 +127,31 @@ def test_tiny_fno_overfits_a_few_samples(straight) -> None:
     assert straight.path.is_file() and (straight.path.parent / "history.json").is_file()
 
 
+def test_mgno_learns_held_out_darcy_and_is_as_accurate_per_epoch_as_fno(tmp_path) -> None:
+    """Claim (docs/learned/neural-operators.md): MgNO per epoch is as accurate as FNO (there at
+    32^2, 10 epochs: 7.0% vs 11.4%; 7.9% at 64^2 after 4 epochs is a benchmark figure, not
+    tested: no MgNO ships). Checked small: 48 Darcy samples at 16^2, 40 epochs, both tiny
+    (MgNO 8 channels x 2 layers x 3 levels; FNO width 8, 4 modes, 2 layers), relative L2 on
+    16 held-out samples. Baselines: the training-mean solution (28% here) and the FNO.
+    Measured: MgNO 10.7%, FNO 17.1%; bars: MgNO <= half the mean's error and <= the FNO's."""
+    fam = operators.family("darcy", 16, seed=3)
+    problems = [fam.sample(i) for i in range(64)]
+    data = {"inputs": np.stack([p.coefficient for p in problems]),
+            "solutions": np.stack([solve(p, p.b, method="direct").x.reshape(p.shape)
+                                   for p in problems])}
+    held_out = data["solutions"][-16:]
+    mean = data["solutions"][:-16].mean(axis=0)
+    baseline = np.mean([np.linalg.norm(mean - u) / np.linalg.norm(u) for u in held_out])
+    common = dict(epochs=40, batch_size=8, test=16, lr=5e-3, schedule="cosine", loss="l2",
+                  progress=False, figures=False)
+    mgno = train_operator("mgno", data, tmp_path / "mgno", **common,
+                          architecture={"channels": 8, "layers": 2, "levels": 3})
+    fno = train_operator("fno", data, tmp_path / "fno", **common,
+                         architecture={"modes": 4, "width": 8, "layers": 2})
+    assert mgno.test_l2 <= 0.5 * baseline, (mgno.test_l2, baseline)
+    assert mgno.test_l2 <= fno.test_l2, (mgno.test_l2, fno.test_l2)
+
+
 def test_interrupted_training_resumes_bit_identically(darcy, straight, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     original = train_module._Log.__call__
@@ -163,20 +188,46 @@ def test_cli_trains_on_a_datagen_directory(datadir: Path, tmp_path: Path,
     assert op(K).shape == K.shape
 
 
+def test_shipped_model_is_as_accurate_as_documented_on_held_out_problems() -> None:
+    """Claim (README, docs/learned/neural-operators.md): the shipped 64^2 Darcy FNO has
+    held-out relative L2 error 3.0% (400 test samples of the training family, seed 0).
+    Checked on 48 problems of another seed (never seen), against the direct solution:
+    measured 3.09% (single problems 2-7%); bar 3.4%."""
+    fam = operators.family("darcy", 64, seed=99)
+    errors = []
+    for i in range(48):
+        p = fam.sample(i)
+        exact = solve(p, p.b, method="direct").x
+        errors.append(np.linalg.norm(initial_guess("fno:darcy", p) - exact)
+                      / np.linalg.norm(exact))
+    assert np.mean(errors) <= 0.034, np.mean(errors)
+
+
 def test_shipped_model_warm_start_saves_cg_iterations() -> None:
-    p = operators.family("darcy", 32, seed=99).sample(0)
-    x0 = initial_guess("fno:darcy", p)
-    for pc in (None, "amg"):
-        zero = solve(p, p.b, method="cg", pc=pc, rtol=1e-8)
-        warm = solve(p, p.b, method="cg", pc=pc, rtol=1e-8, x0=x0)
-        assert warm.converged and zero.converged
-        assert warm.iterations < zero.iterations
-    assert np.linalg.norm(x0 - zero.x) < 0.1 * np.linalg.norm(zero.x)
+    """Claim (README, docs/learned/neural-operators.md): as a warm start the FNO saves about
+    5% of CG's iterations and one AMG-CG iteration, rtol 1e-8, on the 5 held-out 64^2
+    problems of ``bench_neural_operators.py`` (the last 5 of the 1,400 the model was split
+    on; it trained on the first 1,000). Baseline: the zero initial guess. Measured: CG 747.4
+    -> 705.2 (5.6%), AMG-CG 9 -> 8; bars 4.5% and 4 iterations over the 5 problems."""
+    fam = operators.family("darcy", 64, seed=0)
+    saved = {None: [0, 0], "amg": [0, 0]}  # pc -> [iterations from zero, from the FNO]
+    for p in (fam.sample(i) for i in range(1395, 1400)):
+        x0 = initial_guess("fno:darcy", p)
+        for pc, counts in saved.items():
+            zero = solve(p, p.b, method="cg", pc=pc, rtol=1e-8)
+            warm = solve(p, p.b, method="cg", pc=pc, rtol=1e-8, x0=x0)
+            assert warm.converged and zero.converged
+            counts[0] += zero.iterations
+            counts[1] += warm.iterations
+    assert saved[None][1] <= (1 - 0.045) * saved[None][0], saved
+    assert saved["amg"][1] <= saved["amg"][0] - 4, saved
     named = solve(p, p.b, method="cg", pc="amg", rtol=1e-8, x0="fno:darcy")  # x0 by name
     assert named.converged and named.iterations == warm.iterations
-    p64 = operators.family("darcy", 64, seed=99).sample(0)  # another resolution
-    x64 = initial_guess("darcy", p64)
-    assert solve(p64, p64.b, method="cg", pc="amg", rtol=1e-8, x0=x64).converged
+    p32 = operators.family("darcy", 32, seed=99).sample(0)  # another resolution
+    x32 = initial_guess("darcy", p32)
+    exact = solve(p32, p32.b, method="direct").x
+    assert np.linalg.norm(x32 - exact) < 0.1 * np.linalg.norm(exact)
+    assert solve(p32, p32.b, method="cg", pc="amg", rtol=1e-8, x0=x32).converged
     with pytest.raises(InvalidSystemError, match="constant"):
         initial_guess("darcy", operators.random_diffusion((32, 32), seed=1,
                                                           rhs=np.arange(32.0 * 32)))

@@ -75,18 +75,22 @@ def test_small_path_leaves_a_singular_matrix_to_the_general_path() -> None:
 
 def test_request_cache_is_keyed_by_arguments_and_registry_generation() -> None:
     A, b = _tridiagonal(30), np.ones(30)
+    api._REQUESTS.clear()
+
+    def cached() -> list[Request]:
+        return [r for r in api._REQUESTS.values()
+                if r.method is not None and r.method.name == "gmres" and r.params == {"restart": 7}]
+
     solve(A, b, method="gmres", restart=7)
-    key = api._request_key("gmres", None, "auto", 1e-5, 0.0, None, None, False, None, False,
-                           None, {"restart": 7})
-    assert key is not None and api._REQUESTS[key].params == {"restart": 7}
+    solve(A, b, method="gmres", restart=7)
+    assert len(cached()) == 1  # validated once for two calls
     before = registry.generation()
     registry.register("test-request-cg", registry.lookup("cg").factory, "method")
     assert registry.generation() > before
-    new_key = api._request_key("gmres", None, "auto", 1e-5, 0.0, None, None, False, None,
-                               False, None, {"restart": 7})
-    assert new_key != key
-    assert api._request_key("cg", lambda r: r, "auto", 1e-5, 0.0, None, None, False, None,
-                            False, None, {}) is None  # a function as pc: never cached
+    solve(A, b, method="gmres", restart=7)
+    assert len(cached()) == 2  # a new registry generation: validated again
+    solve(A, b, method="gmres", pc=lambda r: r)
+    assert len(api._REQUESTS) == 2  # a function as pc: never cached
 
 
 def test_parameters_are_refused_before_anything_is_built(monkeypatch) -> None:

@@ -161,6 +161,8 @@ def _names(request: Request, system: PetscSystem,
     and defaults throughout, only the preconditioner named by ``pc`` (if any) set in code.
     """
     named_pc = request.user_pc if request.user_pc is not None else request.pc_label
+    if isinstance(named_pc, str):
+        _require_package(named_pc)
     if request.auto and "ksp_type" in parse_options(request.options):
         return "options", named_pc, []
     choices = _plan(system) if request.auto and choice is None else []
@@ -175,15 +177,21 @@ def _names(request: Request, system: PetscSystem,
                 f"(got pc={pc!r})"
             )
         pc = spec.pc
-    package = kspbuild.petsc_spec(pc, "pc").requires_package if isinstance(pc, str) else None
+    if isinstance(pc, str):
+        _require_package(pc)
+    check_symmetry([method_entry, registry.lookup(pc, "pc") if isinstance(pc, str) else None],
+                   lambda: _symmetric(system))
+    return method, pc, choices
+
+
+def _require_package(pc: str) -> None:
+    """Refuse a pc whose PETSc type needs an external package this PETSc lacks (hypre)."""
+    package = kspbuild.petsc_spec(pc, "pc").requires_package
     if package and not PETSc.Sys.hasExternalPackage(package):
         raise InvalidOptionError(
             f"pc={pc!r} needs PETSc configured with --download-{package}, and this PETSc has "
             f"no {package}; use pc='amg' (PETSc GAMG)"
         )
-    check_symmetry([method_entry, registry.lookup(pc, "pc") if isinstance(pc, str) else None],
-                   lambda: _symmetric(system))
-    return method, pc, choices
 
 
 def _plan(system: PetscSystem) -> list[auto.Choice]:
