@@ -13,7 +13,9 @@ python -m pip install --quiet -e ".[test,docs]"
 python -m pytest -q "$@"
 # Static types of solvers/ ([tool.mypy] in pyproject.toml; also run by tests/test_typing.py).
 python -m mypy
-OPENBLAS_NUM_THREADS=1 timeout 600 mpiexec -n 2 python -m pytest tests/mpi -q -p no:cacheprovider
+# The ranks must run the same tests in the same order (collectives): no random order there.
+OPENBLAS_NUM_THREADS=1 timeout 600 mpiexec -n 2 python -m pytest tests/mpi -q -p no:cacheprovider \
+    -p no:randomly
 
 # The user documentation (mkdocs + mkdocstrings + the notebooks), warnings as errors.
 NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
