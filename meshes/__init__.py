@@ -5,7 +5,7 @@ Monge-Ampere mesh mover.
 ``import meshes`` loads NumPy, SciPy and meshio (matplotlib on the first plot or point
 location). It is the bottom layer: of our packages it imports only :mod:`solvers.errors`
 (the error hierarchy, which imports nothing of ours), so no solver, pyamg or JAX
-(``tests/test_layers.py`` checks it). P1 element matrices are :mod:`meshes.p1`.
+(``tests/project/test_layers.py`` checks it). P1 element matrices are :mod:`meshes.p1`.
 
 Examples
 --------

@@ -3,7 +3,7 @@
 Layers: ``meshes`` < ``operators`` < ``solvers`` < ``sciml``. This package imports NumPy,
 SciPy and :mod:`meshes`; of :mod:`solvers` only the error hierarchy :mod:`solvers.errors`
 (which imports nothing of ours). So ``import operators`` loads neither the solvers and their
-registry, pyamg nor JAX (``tests/test_layers.py`` checks it; the JAX stencils of
+registry, pyamg nor JAX (``tests/project/test_layers.py`` checks it; the JAX stencils of
 :mod:`operators.stencils` and PETSc in :mod:`operators.distributed` load on use).
 
 Examples

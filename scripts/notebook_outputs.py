@@ -1,7 +1,7 @@
 """Executed copies of the example notebooks, for the documentation site (a mkdocs hook).
 
-The notebooks are committed without outputs (``tests/test_notebooks.py`` checks it), so
-mkdocs-jupyter alone would render them without figures. ``tests/test_notebooks.py`` already
+The notebooks are committed without outputs (``tests/project/test_notebooks.py`` checks it), so
+mkdocs-jupyter alone would render them without figures. ``tests/project/test_notebooks.py`` already
 executes every notebook; it stores the executed copy with :func:`store` in
 ``build/notebooks/<name>.ipynb`` (ignored by git), recording the SHA-256 of the source
 notebook. At ``mkdocs build`` time :func:`on_files` (this module is listed under ``hooks:`` in

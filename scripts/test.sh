@@ -11,7 +11,7 @@ python -m pip install --quiet -e ".[test,docs]"
 # Serial suite (PETSc serial tests and the example notebooks included), then the MPI suite on
 # 2 ranks (one BLAS thread per rank: threaded OpenBLAS in two ranks oversubscribes the cores).
 python -m pytest -q "$@"
-# Static types of solvers/ ([tool.mypy] in pyproject.toml; also run by tests/test_typing.py).
+# Static types of solvers/ ([tool.mypy] in pyproject.toml; also run by tests/solvers/test_typing.py).
 python -m mypy
 # The ranks must run the same tests in the same order (collectives): no random order there.
 OPENBLAS_NUM_THREADS=1 timeout 600 mpiexec -n 2 python -m pytest tests/mpi -q -p no:cacheprovider \

@@ -255,7 +255,7 @@ def fixed_hierarchy(ndim: int, coefficient: bool = False) -> DCDMNet:
     With ``coefficient`` the read-out of level ``l`` is scaled by ``exp(-c_l / 2)`` (the
     ``D_l^{-1/2}`` of BPX, ``c_l`` the pooled coefficient channel) and the gates are off: the
     coefficient network's initial state without its random part. Shipped weights are
-    compared with it (``model="fixed"``, ``tests/test_dcdm.py``, ``bench_dcdm.py``).
+    compared with it (``model="fixed"``, ``tests/sciml/test_dcdm.py``, ``bench_dcdm.py``).
 
     Examples
     --------

@@ -397,7 +397,7 @@ def orthogonalise(op: Operator, W: Array, p: int) -> tuple[Array, float]:
     orthonormal rows, so rows of ``V`` drift off unit length as soon as they drift off
     orthogonal): each step cancelled to ``0.3-0.5 ||w||`` (no second pass) and
     ``max |V^H V - I|`` grew about threefold per step, from ``1e-16`` to ``1`` in 35 Arnoldi
-    steps on a Jacobi-preconditioned Darcy system (10^2 grid, ``tests/test_gcrodr.py``);
+    steps on a Jacobi-preconditioned Darcy system (10^2 grid, ``tests/solvers/test_gcrodr.py``);
     ``C = [C, V] Q`` was then not orthonormal, ``r - C C^H r`` not a projection, and GCRO-DR
     diverged after its first cycle. (The true norm instead of Pythagoras slowed the growth
     but did not stop it: ``1e-7`` after 36 steps.)

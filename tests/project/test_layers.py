@@ -25,7 +25,7 @@ from solvers import solve
 from solvers.errors import InvalidOptionError
 from solvers.guesses import prefixes, register_guess, unregister_guess
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {"meshes": 0, "operators": 1, "solvers": 2, "sciml": 3, "benchmarks": 4}
 ERRORS = "solvers.errors"  # the error hierarchy, which imports nothing of ours
 #: Third-party packages the bottom layer may import (anywhere / inside functions only).

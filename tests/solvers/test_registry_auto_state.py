@@ -1,4 +1,4 @@
-"""Issue #15's core: registry specs resolve, `auto` does not give up, carried state is
+"""The solve pipeline: registry specs resolve, `auto` does not give up, carried state is
 explicit and updated once, verdicts are float64 on the caller's system."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from solvers.method import Iterate
 from solvers.params import Param
 from solvers.stationary.sor import SOR
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 # --- one spec per method --------------------------------------------------------------------

@@ -22,7 +22,7 @@ so an abort inside SuperLU is a failure that names the last call).
 The figures count one *call* per value tried (a refused value is tried through both
 ``Solver(...)`` and ``solve(...)``). Valid values run on the first installed backend of the
 entry (SciPy, then PETSc, then JAX); with none installed they are skipped, and the table
-says so. ``python tests/test_params_fuzz.py`` prints the figures as a table.
+says so. ``python tests/solvers/test_params_fuzz.py`` prints the figures as a table.
 """
 
 from __future__ import annotations
@@ -334,7 +334,7 @@ def table(figures: dict[str, Any], crashes: int = 0) -> str:
 
 def run_in_subprocess() -> tuple[dict[str, Any] | None, int, str]:
     """Run the sweep in a child interpreter: ``(figures or None, crashes, diagnosis)``."""
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     try:

@@ -15,7 +15,7 @@ import pytest
 
 from sciml.batch import load_batch, run_batch, shard_ranges
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--count", "60", "--grid", "40", "40", "--seed", "2", "--shard-size", "3",
         "--method", "cg", "--pc", "amg", "--rtol", "1e-9", "--no-progress"]
 

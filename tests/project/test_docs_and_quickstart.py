@@ -1,9 +1,9 @@
-"""What a newcomer meets first (issue #27, item 7): the quickstart without PETSc, the docs
+"""What a newcomer meets first: the quickstart without PETSc, the docs
 site's notebook figures, ``SolveResult.method/pc/backend``, ``train-operator`` on a small data
 set, the README's JAX example, and names in the prose that exist.
 
-(The CLI's ``--help`` defaults are checked in ``tests/test_cli.py``, ``linear_solve``'s
-precision rule in ``tests/test_jax_functional.py``.)
+(The CLI's ``--help`` defaults are checked in ``tests/sciml/test_cli.py``, ``linear_solve``'s
+precision rule in ``tests/solvers/test_jax_functional.py``.)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import solvers.errors
 from solvers import solve
 from solvers.result import SolveResult
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "01_quickstart.ipynb"
 
 
@@ -42,7 +42,7 @@ def test_quickstart_runs_without_petsc(tmp_path: Path, monkeypatch: pytest.Monke
     shim = tmp_path / "no-petsc" / "petsc4py"
     shim.mkdir(parents=True)
     (shim / "__init__.py").write_text(
-        "raise ImportError('petsc4py hidden by tests/test_frictions.py')\n")
+        "raise ImportError('petsc4py hidden by tests/project/test_docs_and_quickstart.py')\n")
     path = os.pathsep.join(p for p in (str(shim.parent), os.environ.get("PYTHONPATH")) if p)
     monkeypatch.setenv("PYTHONPATH", path)
     work = tmp_path / "work"

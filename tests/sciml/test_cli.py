@@ -14,7 +14,7 @@ import pytest
 
 from sciml.__main__ import build_parser, main, plain_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""Issue #16: SciPy habits, results and reprs, monitoring and logging, the JAX compilation
+"""SciPy habits, results and reprs, monitoring and logging, the JAX compilation
 cache, and a clean checkout (no tracked egg-info)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from solvers.backends.jax import cache
 from solvers.errors import InvalidOptionError, InvalidSystemError
 from solvers.monitor import final_line
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 P = operators.poisson((12, 12))
 JACOBI = sp.diags(1.0 / P.A.diagonal())
 

@@ -4,7 +4,8 @@ Each notebook is executed in a fresh kernel (nbclient) with its working director
 ``SCIML_EXAMPLES_OUT`` in a temporary folder, so it writes nothing into the repository and
 reads nothing from the internet (``scripts/notebook_outputs.py``). The executed copy is kept in
 ``build/notebooks/`` for the documentation site, which renders the notebooks with their
-figures from it (``mkdocs.yml``'s hook; ``tests/test_frictions.py`` builds one page).
+figures from it (``mkdocs.yml``'s hook; ``tests/project/test_docs_and_quickstart.py`` builds
+one page).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 

@@ -1,4 +1,4 @@
-"""GCRO-DR (issue #17): convergence on SPD, nonsymmetric, indefinite and complex systems,
+"""GCRO-DR: convergence on SPD, nonsymmetric, indefinite and complex systems,
 SciPy's own gcrotmk/iterative test cases through ``solve(method="gcrodr")``, recycling across
 a sequence (fewer iterations than GMRES(m)), the carried space reused or recomputed, options,
 and the PETSc ``KSPPYTHON`` context (serial; ``tests/mpi/test_gcrodr_mpi.py`` on 2 ranks)."""

@@ -18,7 +18,7 @@ from sciml.recycling import fast_order, greedy_order, load_dataset, path_length,
 from sciml.recycling.fast_sort import hilbert_index
 from solvers.errors import DatasetError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 METHOD = "gcrodr"
 CLI = ["--problem", "darcy", "--count", "24", "--grid", "28", "--seed", "3",
        "--shard-size", "2", "--method", METHOD, "--pc", "jacobi", "--rtol", "1e-9",
