@@ -19,6 +19,7 @@ each fallback and each refinement restart.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import replace
 from typing import Any
@@ -80,7 +81,7 @@ def _attempt(stop: StoppingRule, store: Store, p: Prepared, start: float,
     end = time.perf_counter()
     timings = {"setup": setup_done - start, "solve": end - setup_done, "total": end - start,
                **p.timings}
-    info = {**p.info, "dtype": str(p.dtype), **it.info}
+    info = {**p.info, "dtype": _name(p.dtype), **it.info}
     result = make_result(p.output(it.x), rnorm, p.bnorm, stop, it.reason,
                          it.iterations, it.residuals or [rnorm], timings, info, p.dtype)
     for key in states:
@@ -90,6 +91,12 @@ def _attempt(stop: StoppingRule, store: Store, p: Prepared, start: float,
     store.states.update(states)
     result.state = next(iter(states.values()), None)
     return result
+
+
+@functools.lru_cache(maxsize=16)
+def _name(dtype: np.dtype) -> str:
+    """``str(dtype)``, remembered (NumPy computes it anew, a few microseconds, every time)."""
+    return str(dtype)
 
 
 def _incoming(store: Store, p: Prepared, state: Any) -> dict[tuple[str, str], Any]:

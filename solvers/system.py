@@ -57,6 +57,12 @@ class LinearSystem:
         return self.operator
 
     @property
+    def matvec(self) -> Callable[[np.ndarray], np.ndarray]:
+        """``x -> A x``: the CSR product itself for a matrix (half the cost of a
+        ``LinearOperator``'s checks at small sizes), else the operator's ``matvec``."""
+        return self.matrix.__matmul__ if self.matrix is not None else self.op.matvec
+
+    @property
     def n(self) -> int:
         return (self.matrix if self.matrix is not None else self.op).shape[0]
 

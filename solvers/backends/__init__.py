@@ -111,6 +111,8 @@ def get(name: str) -> Backend:
 
 def detect(A: Any, b: Any) -> str:
     """The backend owning the input types: petsc4py objects -> petsc, jax arrays -> jax."""
+    if type(b) is np.ndarray and type(A).__module__.startswith("scipy"):
+        return "scipy"  # the common case, without asking every family
     for name in AUTO_ORDER:
         if _is_family(A, b, name):
             return name

@@ -50,13 +50,13 @@ class BiCGStab:
               M: spla.LinearOperator | None, stop: StoppingRule,
               callback: Callback | None = None) -> Iterate:
         bnorm = float(np.linalg.norm(b))
-        r0 = bnorm if x0 is None else float(np.linalg.norm(b - system.op.matvec(x0)))
+        r0 = bnorm if x0 is None else float(np.linalg.norm(b - system.matvec(x0)))
         residuals = [r0]
         tol = stop.threshold(bnorm)
         guard = Guard(stop, r0, HINT)
 
         def record(xk: np.ndarray) -> None:
-            rnorm = float(np.linalg.norm(b - system.op.matvec(xk)))
+            rnorm = float(np.linalg.norm(b - system.matvec(xk)))
             residuals.append(rnorm)
             if callback is not None:
                 callback(xk)

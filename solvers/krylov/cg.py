@@ -35,7 +35,7 @@ class CG:
     def solve(self, system: LinearSystem, b: np.ndarray, x0: np.ndarray | None,
               M: spla.LinearOperator | None, stop: StoppingRule,
               callback: Callback | None = None) -> Iterate:
-        matvec = system.op.matvec
+        matvec = system.matvec
         x, r, tol, residuals = initial_state(matvec, b, x0, stop)
         rnorm = residuals[0]
         if rnorm <= tol:

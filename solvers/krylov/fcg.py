@@ -45,7 +45,7 @@ class FCG:
     def solve(self, system: LinearSystem, b: np.ndarray, x0: np.ndarray | None,
               M: spla.LinearOperator | Callable | None, stop: StoppingRule,
               callback: Callback | None = None) -> Iterate:
-        matvec = system.op.matvec
+        matvec = system.matvec
         apply_pc = (lambda r: r) if M is None else getattr(M, "matvec", M)
         x, r, tol, residuals = initial_state(matvec, b, x0, stop)
         guard = Guard(stop, residuals[0], symmetric_hint("FCG", M is not None))

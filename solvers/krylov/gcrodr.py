@@ -184,7 +184,7 @@ class GCRODR:
               M: spla.LinearOperator | None, stop: StoppingRule,
               callback: Callback | None = None, state: RecycleSpace | None = None) -> Iterate:
         """Solve ``A x = b`` from ``x0`` starting with the recycle space ``state``."""
-        matvec = system.op.matvec if system.matrix is None else system.matrix.__matmul__
+        matvec = system.matvec
         precond = (lambda v: v) if M is None else M.matvec
         x, r, tol, residuals = initial_state(matvec, b, x0, stop)
         budget = stop.iterations(system.n)

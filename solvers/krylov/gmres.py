@@ -79,7 +79,7 @@ class GMRES:
               M: spla.LinearOperator | None, stop: StoppingRule,
               callback: Callback | None = None) -> Iterate:
         precond = (lambda v: v) if M is None else getattr(M, "matvec", M)
-        x, r, tol, residuals = initial_state(system.op.matvec, b, x0, stop)
+        x, r, tol, residuals = initial_state(system.matvec, b, x0, stop)
         budget = stop.iterations(system.n)
         guard = Guard(stop, residuals[0], HINTS)
         iterations = 0
@@ -88,7 +88,7 @@ class GMRES:
             x, done, reason = self._cycle(system, x, r, residuals, steps, tol, precond,
                                           callback)
             iterations += done
-            r = b - system.op.matvec(x)
+            r = b - system.matvec(x)
             residuals[-1] = float(np.linalg.norm(r))  # true residual at each restart
             if reason is None and residuals[-1] > tol:
                 reason = guard.update(residuals[-1], steps=done)
@@ -116,7 +116,7 @@ class GMRES:
             z = precond(V[j])
             if Z is not None:
                 Z[j] = z
-            w = system.op.matvec(z)
+            w = system.matvec(z)
             for _ in range(2):  # CGS2
                 h = V[: j + 1].conj() @ w
                 w = w - V[: j + 1].T @ h

@@ -44,7 +44,7 @@ class MINRES:
     def solve(self, system: LinearSystem, b: np.ndarray, x0: np.ndarray | None,
               M: spla.LinearOperator | None, stop: StoppingRule,
               callback: Callback | None = None) -> Iterate:
-        matvec = system.op.matvec
+        matvec = system.matvec
         precond = (lambda r: r) if M is None else M.matvec
         x, r1, tol, residuals = initial_state(matvec, b, x0, stop)
         y = precond(r1)

@@ -110,7 +110,7 @@ class _Stationary:
             self.setup(system)
         splitting = self.splitting
         assert splitting is not None and system.matrix is not None  # setup() built them
-        matvec = system.matrix.__matmul__  # 2x cheaper than op.matvec
+        matvec = system.matvec
         x, r, tol, residuals = initial_state(matvec, b, x0, stop)
         guard = Guard(stop, residuals[0], HINTS)
         for k in range(1, stop.iterations(system.n) + 1):
