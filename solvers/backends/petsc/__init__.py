@@ -180,7 +180,7 @@ def _names(request: Request, system: PetscSystem,
     if isinstance(pc, str):
         _require_package(pc)
     check_symmetry([method_entry, registry.lookup(pc, "pc") if isinstance(pc, str) else None],
-                   lambda: _symmetric(system))
+                   lambda: _symmetric(system, trust_mat=True))
     return method, pc, choices
 
 
@@ -205,11 +205,16 @@ def _plan(system: PetscSystem) -> list[auto.Choice]:
     return auto.plan(on_mat, "petsc")
 
 
-def _symmetric(system: PetscSystem) -> bool:
+def _symmetric(system: PetscSystem, trust_mat: bool = False) -> bool:
     """SciPy input is tested on the host; a Problem's tag is trusted; a bare ``Mat`` is
-    tested collectively by PETSc (:func:`solvers.system.symmetric_tag`)."""
+    tested collectively by PETSc (:func:`solvers.system.symmetric_tag`) for ``auto``'s
+    plan, and trusted (unless tagged nonsymmetric) where a method the caller named needs
+    symmetry (``trust_mat``): ``MatIsSymmetric`` on a distributed matrix costs more than
+    a GAMG setup, and PETSc's own KSPCG does not test either."""
     if system.host is not None:
         return system.host.is_symmetric()
+    if trust_mat:
+        return system.symmetric is not False
     return symmetric_tag(system.symmetric, system.A)
 
 
