@@ -169,9 +169,12 @@ class Solver:
         ``state`` replaces the carried state of the stateful component for this solve (as
         SciPy's ``gcrotmk(CU=...)`` takes its recycle list); default: what the solver kept.
         """
-        check_callback(callback)
-        b = _right_hand_side(A, b)
-        x0 = _initial_guess(A, x0)
+        if callback is not None:
+            check_callback(callback)
+        if b is None or isinstance(b, str):
+            b = _right_hand_side(A, b)
+        if isinstance(x0, str):
+            x0 = _initial_guess(A, x0)
         request = self.request
         name = backends.detect(A, b) if request.backend == "auto" else request.backend
         _check_backend(request, name, callback)
@@ -217,7 +220,8 @@ def _request(method: Any, pc: Any, backend: Any, rtol: Any, atol: Any, maxiter: 
         backends.get(backend)  # unknown -> InvalidOptionError; not installed -> says how
     _check_options(options)
     stop = StoppingRule(rtol, atol, maxiter, dtol, stagnation)
-    given = preconditioner_argument(pc, M)
+    given = pc if M is None and (pc is None or isinstance(pc, str)) else \
+        preconditioner_argument(pc, M)
     user_pc = None if given is None or isinstance(given, str) else given
     pc_name = given if isinstance(given, str) else None
     return Request.build(method, pc_name, user_pc, stop, params, backend, options, bool(monitor))
@@ -264,15 +268,14 @@ def _check_jax(request: Request, callback: Callable | None) -> None:
         )
 
 
-def _right_hand_side(A: Any, b: Any) -> Any:
-    """``b``, or the problem's own ``A.b`` when ``b`` is omitted for a Problem."""
+def _right_hand_side(A: Any, b: str | None) -> Any:
+    """The problem's own ``A.b`` when ``b`` is omitted for a Problem; a string ``b`` (a
+    method name given positionally) is refused."""
     if isinstance(b, str):
         raise InvalidSystemError(
             f"b is the string {b!r}; name the method by keyword when b is omitted: "
             f"solve(p, method={b!r})"
         )
-    if b is not None:
-        return b
     if is_problem(A):
         return A.b
     raise InvalidSystemError(
@@ -364,11 +367,9 @@ def _request_key(*args: Any) -> tuple | None:
     return (generation(), *map(type, values), *plain, *sorted(params.items()))
 
 
-def _initial_guess(A: Any, x0: Any) -> Any:
-    """``x0`` as given, or the registered provider's guess when ``x0`` names one
-    (``"fno:darcy"``: :func:`solvers.guesses.initial_guess`)."""
-    if not isinstance(x0, str):
-        return x0
+def _initial_guess(A: Any, x0: str) -> Any:
+    """The registered provider's guess for the ``x0`` it names (``"fno:darcy"``:
+    :func:`solvers.guesses.initial_guess`)."""
     from solvers.guesses import initial_guess
 
     return initial_guess(x0, A)

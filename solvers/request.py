@@ -92,7 +92,8 @@ class Request:
         pc_entry = None if pc is None else registry.lookup(pc, "pc")
         request = cls(method_entry, pc_entry, user_pc, stop, dict(params), backend, options,
                       monitor)
-        request.check_params()
+        if request.params:
+            request.check_params()
         return request
 
     @property

@@ -21,9 +21,10 @@ backend is asked for.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
@@ -97,7 +98,12 @@ def check_name(name: str) -> None:
 
 
 def get(name: str) -> Backend:
-    """Import and return the backend module ``name``."""
+    """The backend module ``name``, imported on first use."""
+    module = sys.modules.get(BACKENDS[name][0]) if name in BACKENDS else None
+    return cast(Backend, module) if module is not None else _import(name)
+
+
+def _import(name: str) -> Backend:
     check_name(name)
     module, install = BACKENDS[name]
     try:
