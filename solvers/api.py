@@ -169,8 +169,7 @@ class Solver:
         ``state`` replaces the carried state of the stateful component for this solve (as
         SciPy's ``gcrotmk(CU=...)`` takes its recycle list); default: what the solver kept.
         """
-        if callback is not None:
-            check_callback(callback)
+        check_callback(callback)
         if b is None or isinstance(b, str):
             b = _right_hand_side(A, b)
         if isinstance(x0, str):
@@ -220,8 +219,7 @@ def _request(method: Any, pc: Any, backend: Any, rtol: Any, atol: Any, maxiter: 
         backends.get(backend)  # unknown -> InvalidOptionError; not installed -> says how
     _check_options(options)
     stop = StoppingRule(rtol, atol, maxiter, dtol, stagnation)
-    given = pc if M is None and (pc is None or isinstance(pc, str)) else \
-        preconditioner_argument(pc, M)
+    given = preconditioner_argument(pc, M)
     user_pc = None if given is None or isinstance(given, str) else given
     pc_name = given if isinstance(given, str) else None
     return Request.build(method, pc_name, user_pc, stop, params, backend, options, bool(monitor))
@@ -362,9 +360,7 @@ def _request_key(*args: Any) -> tuple | None:
     values = (*plain, *params.keys(), *params.values())
     if not all(v is None or type(v) in _PLAIN for v in values):
         return None
-    from solvers.registry import generation
-
-    return (generation(), *map(type, values), *plain, *sorted(params.items()))
+    return (registry.generation(), *map(type, values), *plain, *sorted(params.items()))
 
 
 def _initial_guess(A: Any, x0: str) -> Any:

@@ -66,9 +66,14 @@ class Choice:
     def label(self) -> str:
         return self.method if self.pc == "none" else f"{self.method}+{self.pc}"
 
-    def as_dict(self) -> dict[str, str]:
-        """The choice as plain data (pyamg's ``solver_configuration`` style): logged, replayable."""
-        return {"method": self.method, "pc": self.pc, "why": self.why}
+    def report(self, tried: list[dict[str, Any]]) -> dict[str, Any]:
+        """``result.info["auto"]``: what was chosen, why, and what did not converge before."""
+        return {"chose": self.label(), "why": self.why, "tried": tried}
+
+
+def direct_first() -> Choice:
+    """Rule 1: an assembled system with at most :data:`AUTO_DIRECT_MAX_N` unknowns."""
+    return Choice("direct", "none", f"assembled and n <= {AUTO_DIRECT_MAX_N:,}: sparse LU")
 
 
 def plan(facts: Facts, backend: str) -> list[Choice]:
@@ -92,7 +97,7 @@ def _plan(facts: Facts, backend: str) -> list[Choice]:
     fits = facts.assembled and facts.n <= AUTO_DIRECT_FALLBACK_MAX_N and runs("direct")
     direct = [Choice("direct", "none", "fallback: the system fits in memory")] if fits else []
     if facts.assembled and facts.n <= AUTO_DIRECT_MAX_N and runs("direct"):
-        return [Choice("direct", "none", f"assembled and n <= {AUTO_DIRECT_MAX_N:,}: sparse LU")]
+        return [direct_first()]
     symmetric = _value(facts.symmetric)
     likely_spd = facts.positive_definite or (
         facts.positive_definite is None and symmetric and bool(_value(facts.positive_diagonal)))

@@ -60,7 +60,7 @@ def solve(request: Request, store: Store, backend: Backend, A: Any, b: Any, x0: 
         result = _attempt(request.stop, store, fallback, began, state)
     if prepared.choices:
         choice = prepared.choices[len(tried)]
-        result.info["auto"] = {"chose": choice.label(), "why": choice.why, "tried": tried}
+        result.info["auto"] = choice.report(tried)
         result.timings["total"] = time.perf_counter() - start
     return result
 

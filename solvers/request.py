@@ -92,8 +92,7 @@ class Request:
         pc_entry = None if pc is None else registry.lookup(pc, "pc")
         request = cls(method_entry, pc_entry, user_pc, stop, dict(params), backend, options,
                       monitor)
-        if request.params:
-            request.check_params()
+        request.check_params()
         return request
 
     @property
@@ -141,14 +140,15 @@ class Request:
                 param.check(value, owner)
 
     def _unknown(self, unknown: list[str], declared: Mapping[str, Any]) -> str:
+        from solvers.api import solve_keywords  # the signature of solve(); api imports this
+
         fixes = "".join(f" {name}: {SCIPY_SPELLINGS[name]}." for name in unknown
                         if name in SCIPY_SPELLINGS)
         which = "any method/pc auto may pick" if self.auto else "this method/pc"
         names = sorted(set(declared) - {ANY_NAME})
         return (f"unknown parameter(s) {', '.join(unknown)} for method={self.method_name!r}, "
-                f"pc={self.pc_label!r}.{fixes} Accepted: the keywords of solve() (rtol, atol, "
-                f"maxiter, dtol, stagnation, x0, callback, M, monitor, options, "
-                f"raise_on_fail, backend) and the parameters of {which}: "
+                f"pc={self.pc_label!r}.{fixes} Accepted: the keywords of solve() "
+                f"({', '.join(solve_keywords())}) and the parameters of {which}: "
                 f"{', '.join(names) or 'none'}")
 
     def names(self, choice: Choice | None) -> tuple[Entry, Entry | None]:

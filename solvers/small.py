@@ -37,8 +37,6 @@ from solvers.result import SolveResult, make_result
 
 _DTYPES = {np.dtype(np.float64): "float64", np.dtype(np.complex128): "complex128"}
 _INFO = {"backend": "scipy", "method": "direct", "pc": "none", "device": "cpu"}
-_AUTO = {"chose": "direct", "why": f"assembled and n <= {auto.AUTO_DIRECT_MAX_N:,}: sparse LU",
-         "tried": []}
 
 
 def applies(request: Request, A: Any, b: Any) -> bool:
@@ -69,7 +67,7 @@ def solve(request: Request, A: sp.csr_matrix, b: np.ndarray) -> SolveResult | No
     end = time.perf_counter()
     info: dict[str, Any] = {**_INFO, "dtype": _DTYPES[A.dtype], "path": "small"}
     if request.method is None:
-        info["auto"] = dict(_AUTO)
+        info["auto"] = auto.direct_first().report([])
     timings = {"setup": 0.0, "solve": end - start, "total": end - start}
     return make_result(x, rnorm, bnorm, request.stop, Reason.RTOL, 1, [bnorm, rnorm],
                        timings, info)

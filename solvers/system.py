@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from solvers.errors import InvalidOptionError, InvalidSystemError, NotSymmetricError
+from solvers.errors import InvalidOptionError, InvalidSystemError
 
 _FLOATS = (np.float32, np.float64, np.complex64, np.complex128)
 #: How to convert an unsupported float or complex dtype (float16, longdouble, clongdouble).
@@ -90,10 +90,6 @@ class LinearSystem:
             )
         return self.matrix
 
-    def require_symmetric(self, method: str) -> None:
-        """Raise :class:`NotSymmetricError` if the operator is found not symmetric."""
-        require_symmetric(self.is_symmetric(), method)
-
     def fingerprint(self) -> tuple:
         """A cheap key that changes when the matrix values change (for reusing setups and
         the symmetry verdict); computed once per system."""
@@ -102,15 +98,6 @@ class LinearSystem:
                 (id(getattr(self.op, "user", self.op)),) if self.matrix is None
                 else matrix_fingerprint(self.matrix))
         return self._fingerprint
-
-
-def require_symmetric(symmetric: bool, method: str) -> None:
-    """Raise :class:`NotSymmetricError` for ``method`` unless ``symmetric``."""
-    if not symmetric:
-        raise NotSymmetricError(
-            f"method {method!r} needs a symmetric (Hermitian) matrix, and A is not "
-            f"symmetric. Use method='gmres' or method='bicgstab' for nonsymmetric systems."
-        )
 
 
 def matrix_fingerprint(M: sp.csr_matrix) -> tuple:

@@ -89,14 +89,6 @@ class Backend(Protocol):
                 callback: Callback | None, choice: Choice | None) -> Prepared: ...
 
 
-def check_name(name: str) -> None:
-    """Raise :class:`InvalidOptionError` unless ``name`` is a backend (imports nothing)."""
-    if name not in BACKENDS:
-        raise InvalidOptionError(
-            f"unknown backend {name!r}; valid: 'auto', {', '.join(map(repr, BACKENDS))}"
-        )
-
-
 def get(name: str) -> Backend:
     """The backend module ``name``, imported on first use."""
     module = sys.modules.get(BACKENDS[name][0]) if name in BACKENDS else None
@@ -104,7 +96,10 @@ def get(name: str) -> Backend:
 
 
 def _import(name: str) -> Backend:
-    check_name(name)
+    if name not in BACKENDS:
+        raise InvalidOptionError(
+            f"unknown backend {name!r}; valid: 'auto', {', '.join(map(repr, BACKENDS))}"
+        )
     module, install = BACKENDS[name]
     try:
         backend: Backend = importlib.import_module(module)

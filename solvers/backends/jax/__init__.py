@@ -163,11 +163,10 @@ def _options(request: Request, store: Store, entry: Entry, linear: Linear) -> di
 
 
 def _preconditioner(entry: Entry, linear: Linear, dtype: np.dtype) -> Any:
-    """The pc's JAX kernel applied to this operator (``None`` for ``pc="none"``)."""
-    if entry.jax is None:
-        raise InvalidOptionError(
-            f"pc {entry.name!r} does not run on backend='jax'; it runs on "
-            f"{', '.join(entry.backends)}")
+    """The pc's JAX kernel applied to this operator (``None`` for ``pc="none"``). Only pcs
+    that run on JAX get here: a named one is refused before (``api._check_backend``), and
+    ``auto`` plans with them only."""
+    assert entry.jax is not None, f"pc {entry.name!r} has no JAX spec"
     kernel = entry.jax.resolve()
     return None if kernel is None else kernel(linear, dtype)
 
