@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from meshes.mesh import Mesh
 from solvers.errors import InvalidSystemError
 
-__all__ = ["geometry", "mass", "scatter", "simplex_mass", "stiffness"]
+__all__ = ["geometry", "mass", "quadrature", "scatter", "simplex_mass", "stiffness"]
 
 
 def geometry(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
@@ -96,3 +96,20 @@ def scatter(cells: np.ndarray, local: np.ndarray, n: int) -> sp.csr_matrix:
     rows = np.repeat(cells, k, axis=1).ravel()
     cols = np.tile(cells, (1, k)).ravel()
     return sp.coo_matrix((local.ravel(), (rows, cols)), shape=(n, n)).tocsr()
+
+
+def quadrature(dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Barycentric points ``(Q, dim + 1)`` and weights ``(Q,)`` (summing to 1) of a degree-4
+    triangle rule (Dunavant, 6 points) or a degree-2 tetrahedron rule (4 points)."""
+    if dim == 2:
+        rules = [(0.445948490915965, 0.223381589678011), (0.091576213509771, 0.109951743655322)]
+        points, weights = [], []
+        for a, w in rules:
+            for i in range(3):
+                lam = np.full(3, a)
+                lam[i] = 1 - 2 * a
+                points.append(lam)
+                weights.append(w)
+        return np.array(points), np.array(weights)
+    a, b = 0.5854101966249685, 0.1381966011250105
+    return np.full((4, 4), b) + (a - b) * np.eye(4), np.full(4, 0.25)

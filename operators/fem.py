@@ -58,11 +58,12 @@ import scipy.sparse as sp
 from meshes import p1
 from meshes.mesh import Mesh
 from meshes.p1 import geometry, mass
+from meshes.p1 import quadrature as _quadrature
 from operators.problem import Problem
 from solvers.errors import InvalidSystemError
 
-__all__ = ["FEMProblem", "geometry", "h1_error", "l2_error", "load", "mass", "p1_poisson",
-           "stiffness"]
+__all__ = ["FEMProblem", "advection", "geometry", "h1_error", "l2_error", "load", "mass",
+           "nonlinear_load", "p1_poisson", "stiffness"]
 
 #: A field given as a constant, a callable of points ``(M, d) -> (M,)``, or an array.
 Field = float | Callable[[np.ndarray], np.ndarray] | np.ndarray
@@ -103,6 +104,25 @@ def stiffness(mesh: Mesh, coefficient: Field | None = None) -> sp.csr_matrix:
     return p1.stiffness(mesh, a)
 
 
+def advection(mesh: Mesh, velocity: np.ndarray) -> sp.csr_matrix:
+    """The advection matrix ``C_ij = int phi_i (w . grad phi_j)`` of a P1 velocity ``w``.
+
+    ``velocity`` holds nodal values ``(N, d)``; on a cell, ``int_K phi_i phi_k = |K| (1 +
+    delta_ik) / ((k + 1)(k + 2))`` gives ``int_K phi_i w`` exactly, and ``grad phi_j`` is
+    constant, so the matrix is exact for P1 ``w``. It is not symmetric; ``C 1 = 0``.
+    """
+    w = np.asarray(velocity, dtype=float)
+    if w.shape != (mesh.n_points, mesh.dim) or not np.all(np.isfinite(w)):
+        raise InvalidSystemError(f"velocity must give one finite {mesh.dim}-vector per mesh "
+                                 f"point ({mesh.n_points}), got shape {w.shape}")
+    measure, grads = geometry(mesh)
+    k = mesh.dim
+    wc = w[mesh.cells]                                        # (C, k+1, d)
+    weighted = (wc.sum(axis=1, keepdims=True) + wc) / ((k + 1) * (k + 2))  # int phi_i w / |K|
+    local = measure[:, None, None] * np.einsum("cid,cjd->cij", weighted, grads)
+    return p1.scatter(mesh.cells, local, mesh.n_points)
+
+
 def load(mesh: Mesh, f: Field) -> np.ndarray:
     """The load vector ``F_i = int f phi_i``.
 
@@ -120,6 +140,22 @@ def load(mesh: Mesh, f: Field) -> np.ndarray:
         if values.shape != (mesh.n_cells,) or not np.all(np.isfinite(values)):
             raise InvalidSystemError(f"f must map points (M, {mesh.dim}) to M finite values")
         local += (w * measure * values)[:, None] * lam[None, :]
+    return np.bincount(mesh.cells.ravel(), local.ravel(), minlength=mesh.n_points)
+
+
+def nonlinear_load(mesh: Mesh, u: np.ndarray,
+                   f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``F_i = int f(u_h) phi_i`` of the P1 field ``u_h`` (nodal ``u``) by quadrature.
+
+    ``f`` maps values to values elementwise (a reaction term). The quadrature of
+    :func:`load` (degree 4 on triangles, 2 on tetrahedra) is exact for ``f`` of degree 3 in
+    2D; unlike ``M f(u)`` (the interpolant of ``f(u)``), it does not shift the speed of a
+    front that is only a few cells wide.
+    """
+    measure, _ = geometry(mesh)
+    points, weights = _quadrature(mesh.dim)
+    values = np.asarray(f(np.asarray(u, dtype=float)[mesh.cells] @ points.T), dtype=float)
+    local = (measure[:, None] * (values * weights)) @ points      # (C, k+1)
     return np.bincount(mesh.cells.ravel(), local.ravel(), minlength=mesh.n_points)
 
 
@@ -251,20 +287,3 @@ def _cell_values(mesh: Mesh, field: Field, name: str) -> np.ndarray:
         raise InvalidSystemError(f"{name} must give one finite value per cell ({mesh.n_cells}) "
                                  f"or per point ({mesh.n_points}), got shape {values.shape}")
     return values
-
-
-def _quadrature(dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Barycentric points and weights (summing to 1) of a degree-4 triangle rule (Dunavant)
-    or a degree-2 tetrahedron rule."""
-    if dim == 2:
-        rules = [(0.445948490915965, 0.223381589678011), (0.091576213509771, 0.109951743655322)]
-        points, weights = [], []
-        for a, w in rules:
-            for i in range(3):
-                lam = np.full(3, a)
-                lam[i] = 1 - 2 * a
-                points.append(lam)
-                weights.append(w)
-        return np.array(points), np.array(weights)
-    a, b = 0.5854101966249685, 0.1381966011250105
-    return np.full((4, 4), b) + (a - b) * np.eye(4), np.full(4, 0.25)

@@ -28,6 +28,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -36,7 +37,8 @@ import jax.numpy as jnp
 from sciml.mesh_movers import fronts
 from sciml.mesh_movers.model import DMMNet
 
-__all__ = ["Batch", "LossTerms", "loss", "loss_terms", "make_batch"]
+__all__ = ["Batch", "LossTerms", "boundary_points", "collocation", "loss", "loss_terms",
+           "make_batch", "residual_terms"]
 
 
 class Batch(NamedTuple):
@@ -69,7 +71,7 @@ def make_batch(key: jax.Array, *, batch: int, points: int, grid: int, alpha: flo
     mean = jax.vmap(fronts.mean_slope)(params)
     keys = jax.random.split(k_points, batch)
     pts = jax.vmap(_collocation, (0, 0, 0, None, None))(keys, params, mean, points, alpha)
-    boundary, normals = _boundary_points(k_boundary, batch, max(points // 8, 8))
+    boundary, normals = boundary_points(k_boundary, batch, max(points // 8, 8))
     return Batch(u, params, mean, pts, boundary, normals)
 
 
@@ -92,14 +94,24 @@ def loss(net: DMMNet, batch: Batch, alpha: float, boundary_weight: float = 1000.
 def _sample_terms(net: DMMNet, u: jax.Array, params: jax.Array, mean: jax.Array,
                   points: jax.Array, boundary: jax.Array, normals: jax.Array, alpha: float,
                   theta: float) -> tuple[jax.Array, jax.Array, jax.Array]:
+    def m(x: jax.Array) -> jax.Array:
+        return jax.vmap(fronts.monitor, (None, 0, None, None))(params, x, alpha, mean)
+    return residual_terms(net, u, m, theta, points, boundary, normals)
+
+
+def residual_terms(net: DMMNet, u: jax.Array, monitor: Callable[[jax.Array], jax.Array],
+                   theta: jax.Array | float, points: jax.Array, boundary: jax.Array,
+                   normals: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The three terms of one sample: ``monitor(x (P, 2)) -> (P,)`` any differentiable
+    monitor with integral ``theta`` over the square (the tanh fronts' exact one, or a gridded
+    one from simulation snapshots, :mod:`~sciml.mesh_movers.snapshots`)."""
     features = net.encode(u)
     grad = jax.grad(net.potential, argnums=1)
     hess = jax.hessian(net.potential, argnums=1)
     g = jax.vmap(grad, (None, 0))(features, points)
     H = jax.vmap(hess, (None, 0))(features, points)
     det = (1 + H[:, 0, 0]) * (1 + H[:, 1, 1]) - H[:, 0, 1] * H[:, 1, 0]
-    m = jax.vmap(fronts.monitor, (None, 0, None, None))(params, points + g, alpha, mean)
-    equi = jnp.mean((m * det / theta - 1.0) ** 2)
+    equi = jnp.mean((monitor(points + g) * det / theta - 1.0) ** 2)
     dn = jnp.sum(jax.vmap(grad, (None, 0))(features, boundary) * normals, axis=1)
     convex = jnp.mean(jnp.minimum(0.0, 1 + H[:, 0, 0]) ** 2
                       + jnp.minimum(0.0, 1 + H[:, 1, 1]) ** 2)
@@ -110,12 +122,21 @@ def _collocation(key: jax.Array, params: jax.Array, mean: jax.Array, count: int,
                  alpha: float) -> jax.Array:
     """``count // 2`` points drawn ~ m(xi) on a 128^2 grid of cells, the rest uniform."""
     n = fronts.QUADRATURE
-    k_cells, k_jitter, k_uniform = jax.random.split(key, 3)
     axis = (jnp.arange(n) + 0.5) / n
     centres = jnp.stack(jnp.meshgrid(axis, axis, indexing="xy"), axis=-1).reshape(-1, 2)
     m = jax.vmap(fronts.monitor, (None, 0, None, None))(params, centres, alpha, mean)
+    return collocation(key, m, count)
+
+
+def collocation(key: jax.Array, cell_monitor: jax.Array, count: int) -> jax.Array:
+    """``count // 2`` points drawn ~ ``cell_monitor`` (values at the centres of an ``n x n``
+    grid of cells, flattened x fastest) and jittered in their cell, the rest uniform."""
+    n = int(round(cell_monitor.size ** 0.5))
+    k_cells, k_jitter, k_uniform = jax.random.split(key, 3)
+    axis = (jnp.arange(n) + 0.5) / n
+    centres = jnp.stack(jnp.meshgrid(axis, axis, indexing="xy"), axis=-1).reshape(-1, 2)
     half = count // 2
-    cdf = jnp.cumsum(m)
+    cdf = jnp.cumsum(cell_monitor.ravel())
     cells = jnp.searchsorted(cdf, jax.random.uniform(k_cells, (half,)) * cdf[-1])
     cells = jnp.minimum(cells, n * n - 1)
     jitter = jax.random.uniform(k_jitter, (half, 2), minval=-0.5, maxval=0.5) / n
@@ -123,7 +144,7 @@ def _collocation(key: jax.Array, params: jax.Array, mean: jax.Array, count: int,
     return jnp.concatenate([centres[cells] + jitter, uniform])
 
 
-def _boundary_points(key: jax.Array, batch: int, count: int) -> tuple[jax.Array, jax.Array]:
+def boundary_points(key: jax.Array, batch: int, count: int) -> tuple[jax.Array, jax.Array]:
     """Uniform points on the four sides and their outward normals, ``(batch, 4 count, 2)``."""
     s = jax.random.uniform(key, (batch, count))
     zeros, ones = jnp.zeros_like(s), jnp.ones_like(s)

@@ -25,7 +25,7 @@ __all__ = ["SHIPPED", "WEIGHTS_DIR", "load", "save"]
 #: Where the shipped weights live (package data).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: The networks shipped with the package.
-SHIPPED = ("fronts",)
+SHIPPED = ("fronts", "moving")
 _HINT = ("regenerate them with `bash scripts/train-dmm-weights.sh` (or `python -m sciml "
          "train-dmm --install`), or reinstall the package")
 

@@ -138,3 +138,43 @@ def test_plotting_draws_meshes_and_fields(tmp_path):
     assert (tmp_path / "mesh.png").stat().st_size > 1000
     with pytest.raises(MeshError, match="2D"):
         meshes.plot_mesh(meshes.box(1))
+
+
+def _wavy(n):
+    """A moved (untangled) unit-square mesh: interior nodes displaced smoothly."""
+    m = meshes.unit_square(n)
+    x, y = m.points.T
+    shift = 0.3 / n * np.sin(np.pi * x) * np.sin(np.pi * y)
+    return m.with_points(np.column_stack([x + shift, y - shift]))
+
+
+def test_projection_conserves_the_integral_and_reproduces_linear_fields():
+    from meshes.projection import integral, project, subdivided_rule
+    source, target = meshes.unit_square(16), _wavy(12)
+    assert meshes.inverted_cells(target) == 0
+    lam, w = subdivided_rule(2)
+    assert lam.shape == (16 * 6, 3) and w.sum() == pytest.approx(1.0)
+    linear = 1 + 2 * source.points[:, 0] - source.points[:, 1]
+    exact = 1 + 2 * target.points[:, 0] - target.points[:, 1]
+    assert np.allclose(project(source, linear, target).values, exact, atol=1e-10)
+    u = np.tanh((np.linalg.norm(source.points - 0.45, axis=1) - 0.25) / 0.05)
+    plain = project(source, u, target)
+    assert abs(plain.mass_drift) < 1e-3            # quadrature only misses the kinks
+    finer = abs(project(source, u, target, refine=3).mass_drift)
+    assert finer < 1e-5                            # ... which refining resolves
+    fixed = project(source, u, target, conserve=True)
+    assert fixed.mass == pytest.approx(integral(source, u), abs=1e-13)
+    interp = meshes.transfer(source, u, target)    # interpolation is not conservative
+    drift = abs(integral(target, interp) - integral(source, u)) / integral(source, np.abs(u))
+    assert drift > 10 * finer
+    with pytest.raises(MeshError, match="refine"):
+        project(source, u, target, refine=9)
+
+
+def test_smoothed_gradient_monitor_spreads_the_layer():
+    m = meshes.unit_square(32)
+    u = np.tanh((m.points[:, 0] - 0.5) / 0.02)
+    sharp = meshes.gradient_monitor(m, u, smooth=0)
+    smooth = meshes.gradient_monitor(m, u, smooth=4)
+    near, at = np.array([[0.5 + 2.5 / 32, 0.5]]), np.array([[0.5, 0.5]])
+    assert smooth(near)[0] > sharp(near)[0] and smooth(at)[0] < sharp(at)[0]

@@ -90,3 +90,19 @@ def test_bad_input_raises():
         operators.p1_poisson(mesh, np.ones(3))
     with pytest.raises(InvalidSystemError, match="per cell"):
         fem.stiffness(mesh, np.ones(5))
+
+
+def test_advection_and_nonlinear_load_are_exact_for_p1_data():
+    m = meshes.unit_square(6)
+    x, y = m.points.T
+    w = np.column_stack([y + 1, 2 - x])
+    u = 3 * x - y + 1
+    C = fem.advection(m, w)
+    M = fem.mass(m)
+    assert np.allclose(C @ u, M @ (3 * w[:, 0] - w[:, 1]))   # w . grad u is P1 here
+    assert np.allclose(C @ np.ones(m.n_points), 0)
+    assert np.allclose(fem.nonlinear_load(m, u, lambda v: 2 * v), M @ (2 * u))
+    # int (x)^3 over the unit square = 1/4: exact for a cubic of a P1 field (degree-4 rule)
+    assert fem.nonlinear_load(m, x, lambda v: v ** 3).sum() == pytest.approx(0.25, abs=1e-3)
+    with pytest.raises(InvalidSystemError, match="velocity"):
+        fem.advection(m, w[:, :1])
