@@ -1,0 +1,217 @@
+"""The HINTS neural-operator preconditioner against its ablations and classical solvers.
+
+Hidden samples: ``operators.family(name, G, seed=SEED)`` with a seed never used in training
+(the error operators train on seed 0 and are checked on seed 1000; default ``--seed 7919``).
+Stopping rule: true relative residual ``||b - A x|| / ||b|| <= 1e-8`` (the library's float64
+verdict), ``x0 = 0``, the family's right-hand side ``b = 1``. Float64 vectors, the network in
+float32.
+
+Darcy (``-div(K grad u) = 1``, log-normal ``K``; SPD), per grid size:
+
+- ``HINTS-FCG``: ``method="fcg", pc="hints"`` with the shipped ``darcy-error`` (trained on
+  64^2 only, applied at every size), FCG(20), 16 Jacobi sweeps on each side (the default);
+- ``FCG+smoother``: the same cycle with the network removed (``model="none"``);
+- ``FCG+untrained``: the same architecture and scaling with random weights (its seed),
+  capped at ``UNTRAINED_MAXITER`` iterations (it stagnates);
+- ``Jacobi-PCG``, ``AMG-CG`` (pyamg smoothed aggregation), ``direct`` (SuperLU).
+
+Helmholtz (``-Laplace u - (k/c)^2 u = 1``, ``k h`` in 0.2-0.3; indefinite): ``HINTS-FGMRES``
+with the model ``--helmholtz-model`` (no Helmholtz model ships; default the output of
+``scripts/train-error-operator.sh`` with ``FAMILIES=helmholtz``, rows left out when it is
+missing), ``FGMRES+smoother``, ``FGMRES+untrained``, ``GMRES+ILU`` (equal restart),
+``direct``.
+
+Times are of the whole ``solve()`` call (setup included: network load and encoding, AMG
+hierarchy, ILU, factorisation), averaged over the samples; one extra sample per size and row
+is solved first and not counted (JIT compilation, imports), its time printed as ``warm-up``.
+The footer gives the training cost recorded in the weight files (data generation and training
+wall time, samples) and the break-even count: solves after which the training has paid for
+itself against the fastest classical row (``never`` when HINTS is not faster).
+
+Usage (one thread; timing runs under ``flock /tmp/bench.lock``)::
+
+    python benchmarks/bench_neural_pc.py                      # Darcy 64 128 256, Helmholtz 64 128
+    python benchmarks/bench_neural_pc.py --quick              # Darcy 64, Helmholtz 64, 2 samples
+    python benchmarks/bench_neural_pc.py --families darcy --darcy 64 128 --samples 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RTOL = 1e-8
+MAXITER = 3000
+#: The untrained network stagnates (about 1,000 iterations at 64^2, 10 s each solve); capped.
+UNTRAINED_MAXITER = 300
+RESTART = 40
+#: FCG(m) keeps m directions: a nonlinear pc needs more than CG's implicit 1 (20 vs 2: about
+#: half the iterations at 64^2 and 128^2 with the same pc).
+TRUNCATION = 20
+SEED = 7919
+DARCY_ROWS: dict[str, dict[str, Any]] = {
+    "HINTS-FCG": {"method": "fcg", "pc": "hints", "model": "darcy-error",
+                  "truncation": TRUNCATION},
+    "FCG+smoother": {"method": "fcg", "pc": "hints", "model": "none", "truncation": TRUNCATION},
+    "FCG+untrained": {"method": "fcg", "pc": "hints", "model": "@untrained",
+                      "truncation": TRUNCATION, "maxiter": UNTRAINED_MAXITER},
+    "Jacobi-PCG": {"method": "cg", "pc": "jacobi"},
+    "AMG-CG": {"method": "cg", "pc": "amg"},
+    "direct": {"method": "direct"},
+}
+HELMHOLTZ_ROWS: dict[str, dict[str, Any]] = {
+    "HINTS-FGMRES": {"method": "fgmres", "pc": "hints", "model": "@trained",
+                     "restart": RESTART},
+    "FGMRES+smoother": {"method": "fgmres", "pc": "hints", "model": "none", "restart": RESTART},
+    "FGMRES+untrained": {"method": "fgmres", "pc": "hints", "model": "@untrained",
+                         "restart": RESTART, "maxiter": UNTRAINED_MAXITER},
+    "GMRES+ILU": {"method": "gmres", "pc": "ilu", "restart": RESTART},
+    "direct": {"method": "direct"},
+}
+MODEL = {"darcy": "darcy-error", "helmholtz": "sciml-out/error-helmholtz/model.eqx"}
+
+
+def untrained(name: str, folder: Path) -> Path:
+    """The shipped model's architecture and scaling with random weights, saved in ``folder``."""
+    from sciml.neural_operators import error_operator as eo
+    from sciml.neural_operators.fno import FNO
+
+    op = eo.load(name)
+    net = FNO(op.model.config, seed=12345)
+    return eo.save(eo.ErrorOperator(net, op.scaling, {"untrained": True, "grid": op.metadata[
+        "grid"]}), folder / Path(name).stem)
+
+
+def run_row(problems: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Solve the warm-up problem, then the counted ones; iterations, time, converged."""
+    from solvers import solve
+
+    def one(p: Any) -> tuple[Any, float]:
+        t = time.perf_counter()
+        res = solve(p, rtol=RTOL, **{"maxiter": MAXITER, **kwargs})
+        return res, time.perf_counter() - t
+
+    _, warm = one(problems[0])
+    results = [one(p) for p in problems[1:]]
+    return {"iterations": float(np.mean([r.iterations for r, _ in results])),
+            "seconds": float(np.mean([t for _, t in results])),
+            "converged": sum(bool(r.converged) for r, _ in results),
+            "count": len(results), "warmup_seconds": warm,
+            "reasons": sorted({str(r.reason) for r, _ in results})}
+
+
+def bench(family: str, sizes: list[int], samples: int, seed: int,
+          folder: Path) -> list[dict[str, Any]]:
+    """Every row of ``family`` on every size (``samples`` counted + 1 warm-up each)."""
+    import operators
+
+    rows = dict(DARCY_ROWS if family == "darcy" else HELMHOLTZ_ROWS)
+    if family == "helmholtz" and not Path(MODEL[family]).is_file():
+        print(f"# no Helmholtz error operator at {MODEL[family]}: HINTS and untrained rows "
+              f"left out", flush=True)
+        rows = {k: v for k, v in rows.items() if "pc" not in v or v.get("model") == "none"
+                or v["pc"] != "hints"}
+        random_model = None
+    else:
+        random_model = untrained(MODEL[family], folder)
+    out = []
+    for grid in sizes:
+        fam = operators.family(family, grid, seed=seed)
+        problems = [fam.sample(i) for i in range(samples + 1)]
+        for label, kwargs in rows.items():
+            swap = {"@untrained": str(random_model), "@trained": MODEL[family]}
+            kwargs = {k: swap.get(v, v) if isinstance(v, str) else v for k, v in kwargs.items()}
+            row = {"family": family, "grid": grid, "n": grid * grid, "row": label,
+                   **run_row(problems, kwargs)}
+            out.append(row)
+            print(_line(row), flush=True)
+    return out
+
+
+def _line(row: dict[str, Any]) -> str:
+    return (f"{row['family']:<9} {row['grid']:>4}^2 {row['row']:<17} "
+            f"{row['iterations']:>8.1f} {row['seconds']:>9.3f} {row['warmup_seconds']:>8.2f} "
+            f"{row['converged']:>3}/{row['count']:<3} {','.join(row['reasons'])}")
+
+
+def summary(rows: list[dict[str, Any]]) -> list[str]:
+    """Ratios for the issue's goals and the training cost / break-even lines."""
+    from sciml.neural_operators import error_operator as eo
+
+    lines = []
+    by = {(r["family"], r["grid"], r["row"]): r for r in rows}
+    for family, hints, base in (("darcy", "HINTS-FCG", "Jacobi-PCG"),
+                                ("helmholtz", "HINTS-FGMRES", "GMRES+ILU")):
+        grids = sorted({g for f, g, name in by if f == family and name == hints})
+        for g in grids:
+            h, b = by[(family, g, hints)], by[(family, g, base)]
+            lines.append(f"{family} {g}^2: {hints} iterations / {base}'s = "
+                         f"{h['iterations'] / b['iterations']:.3f}; time {h['seconds']:.3f} s")
+        if len(grids) > 1:
+            growth = by[(family, grids[-1], hints)]["iterations"] / \
+                by[(family, grids[0], hints)]["iterations"]
+            lines.append(f"{family}: {hints} iteration growth {grids[0]}^2 -> {grids[-1]}^2 = "
+                         f"{growth:.2f}x")
+        if not grids:
+            continue
+        meta = eo.load(MODEL[family]).metadata
+        res = meta.get("results", {})
+        train_s = res.get("train_seconds_total", res.get("train_seconds_this_call", float("nan")))
+        cost = res.get("data_seconds", 0.0) + train_s
+        g = grids[-1]
+        classical = [r for (f, gg, name), r in by.items() if f == family and gg == g
+                     and name not in (hints,) and "+" not in name and r["converged"] == r["count"]]
+        best = min(classical, key=lambda r: r["seconds"]) if classical else None
+        saving = best["seconds"] - by[(family, g, hints)]["seconds"] if best else float("nan")
+        pays = f"{cost / saving:.0f} solves" if saving > 0 else "never"
+        fields = meta.get("training", {}).get("fields", "?")
+        lines.append(f"{family} training: {res.get('samples', '?')} samples ({fields} fields), "
+                     f"data {res.get('data_seconds', 0):.0f} s + training {train_s:.0f} s; "
+                     f"break-even at {g}^2 against "
+                     f"{best['row'] if best else '-'}: {pays}")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--families", nargs="+", default=["darcy", "helmholtz"],
+                    choices=["darcy", "helmholtz"])
+    ap.add_argument("--darcy", type=int, nargs="+", default=[64, 128, 256])
+    ap.add_argument("--helmholtz", type=int, nargs="+", default=[64, 128])
+    ap.add_argument("--samples", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--helmholtz-model", default=MODEL["helmholtz"],
+                    help="error operator for the Helmholtz rows (none ships)")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", default="sciml-out/bench-neural-pc")
+    args = ap.parse_args()
+    MODEL["helmholtz"] = args.helmholtz_model
+    if args.quick:
+        args.darcy, args.helmholtz, args.samples = [64], [64], 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    threads = os.environ.get("OMP_NUM_THREADS", "default")
+    print(f"# bench_neural_pc: rtol {RTOL:g}, float64 (network float32), seed {args.seed} "
+          f"(hidden), {args.samples} samples + 1 warm-up per row; OMP_NUM_THREADS={threads}; "
+          f"loadavg {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"{'family':<9} {'size':>6} {'row':<17} {'iters':>8} {'time s':>9} {'warm-up':>8} "
+          f"{'conv':>7} reasons")
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for family in args.families:
+            sizes = args.darcy if family == "darcy" else args.helmholtz
+            rows += bench(family, sizes, args.samples, args.seed, Path(tmp))
+    print(*summary(rows), sep="\n")
+    print(f"# loadavg at the end {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    (out / "bench_neural_pc.json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
