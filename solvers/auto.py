@@ -4,7 +4,9 @@ The rule (every backend; names a backend does not run are left out):
 
 1. assembled and ``n <= AUTO_DIRECT_MAX_N``: sparse LU (``direct``);
 2. known SPD (structure tag), or symmetric with a positive real diagonal (likely SPD): CG with
-   smoothed-aggregation AMG (Jacobi where AMG does not run, none if matrix-free);
+   smoothed-aggregation AMG (Jacobi where AMG does not run, none if matrix-free); on JAX,
+   for a matrix-free stencil (an SPD :class:`operators.GridProblem` of kind ``poisson`` or
+   ``diffusion``), CG with the black-box multigrid V-cycle (``pc="mg"``);
 3. symmetric (Hermitian) but known or likely indefinite: ``direct`` when it fits, else MINRES;
 4. otherwise: restarted GMRES with ILU (none if matrix-free).
 
@@ -13,10 +15,18 @@ symmetric indefinite matrix, a stall, ``maxiter``) is followed by the next one: 
 when the system fits in memory (assembled, ``n <= AUTO_DIRECT_FALLBACK_MAX_N``), then MINRES
 for a symmetric matrix or GMRES otherwise. ``result.info["auto"]`` lists what was tried and
 why.
+
+Routing (``backend="auto"``, :func:`solvers.backends.detect`): a ``GridProblem`` with a
+stencil, tagged SPD, with more than :data:`AUTO_JAX_MIN_N` unknowns, solved with
+``method="auto"`` and no named preconditioner, goes to the JAX backend when JAX is installed
+(:func:`jax_route`): CG + black-box MG is then the fastest robust path (``benchmarks/
+bench_multigrid.py``). Otherwise it stays on the host (pyamg), and ``info["auto"]["why"]``
+says why JAX was not used.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,11 +39,14 @@ AUTO_DIRECT_MAX_N = 10_000
 #: A direct solve is tried as a fallback up to this many unknowns (2D/3D PDE matrices of this
 #: size factor in well under the machine's memory with COLAMD/nested-dissection orderings).
 AUTO_DIRECT_FALLBACK_MAX_N = 250_000
+#: A stencil problem goes to JAX CG + multigrid above this many unknowns (below it the
+#: host's direct solve or pyamg finish before a new process has loaded JAX's programs).
+AUTO_JAX_MIN_N = 200_000
 #: Every ``(kind, name)`` the plan below may pick: the parameters they declare are the ones
 #: ``method="auto"`` accepts (:meth:`solvers.request.Request.check_params`).
 CANDIDATES: tuple[tuple[registry.Kind, str], ...] = (
     ("method", "direct"), ("method", "cg"), ("method", "minres"), ("method", "gmres"),
-    ("pc", "amg"), ("pc", "jacobi"), ("pc", "ilu"))
+    ("pc", "amg"), ("pc", "jacobi"), ("pc", "ilu"), ("pc", "mg"))
 
 
 @dataclass(frozen=True)
@@ -45,7 +58,8 @@ class Facts:
     tag (``True``/``False`` from a Problem, ``None``: unknown); ``positive_diagonal`` whether
     the diagonal is real and positive (``None``: matrix-free). ``symmetric`` and
     ``positive_diagonal`` may be functions, called only when the plan needs them (a small
-    assembled system, solved directly, never does).
+    assembled system, solved directly, never does). ``stencil``: ``A`` comes with a
+    matrix-free stencil (a grid problem of kind ``poisson``/``diffusion``).
     """
 
     n: int
@@ -53,6 +67,7 @@ class Facts:
     symmetric: bool | Callable[[], bool]
     positive_diagonal: bool | None | Callable[[], bool | None]
     positive_definite: bool | None = None
+    stencil: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,11 +120,38 @@ def _plan(facts: Facts, backend: str) -> list[Choice]:
     gmres = Choice("gmres", pc("ilu"), "nonsymmetric: restarted GMRES")
     if likely_spd:
         why = "SPD tag" if facts.positive_definite else "symmetric with a positive diagonal"
-        first = Choice("cg", pc("amg", "jacobi"), f"{why} (likely SPD): preconditioned CG")
+        first = Choice("cg", pc("amg", "jacobi"), f"{why} (likely SPD): preconditioned CG"
+                       + (_not_jax(facts.n) if facts.stencil and backend == "scipy" else ""))
+        if facts.stencil and runs("mg", "pc"):
+            fallback = Choice("cg", first.pc, "fallback: CG with a diagonal preconditioner")
+            first = Choice("cg", "mg", f"{why} with a stencil: CG + black-box multigrid "
+                           f"(JAX, pc='mg'), the fastest robust path for SPD grid problems")
+            return [first, fallback, *direct, *(minres or [gmres])]
         return [first, *direct, *(minres or [gmres])]
     if symmetric:
         return [*direct, *minres, gmres] if direct or minres else [gmres]
     return [gmres, *direct]
+
+
+def jax_installed() -> bool:
+    """Whether JAX can be imported (without importing it)."""
+    return importlib.util.find_spec("jax") is not None
+
+
+def jax_route(n: int) -> tuple[bool, str]:
+    """Whether an SPD stencil problem of ``n`` unknowns goes to JAX CG + MG, and why not."""
+    if n <= AUTO_JAX_MIN_N:
+        return False, f"n <= {AUTO_JAX_MIN_N:,}, where the host is faster"
+    if not jax_installed():
+        return False, "JAX is not installed (pip install jax)"
+    return True, ""
+
+
+def _not_jax(n: int) -> str:
+    """Why an SPD stencil problem is solved on the host, for ``info["auto"]["why"]``."""
+    route, reason = jax_route(n)
+    return ("; not JAX CG + multigrid: "
+            + (reason if not route else "backend='scipy' was asked for"))
 
 
 def _value(fact: Any) -> Any:

@@ -345,6 +345,8 @@ def _undeclared(entry: Entry) -> list[str]:
     then silently dropped). A factory keyword left undeclared is fine: it is never passed."""
     taken = set(entry.petsc.params) if entry.petsc is not None else set()
     keywords = factory_parameters(entry.factory) if entry.factory is not None else set()
+    if entry.kind == "pc" and entry.jax is not None and entry.jax.kernel is not None:
+        keywords = set(keywords) | factory_parameters(resolve(entry.jax.kernel))  # JAX pc kwargs
     if "**" in keywords:
         return []
     return [f"{entry.name}: declared parameter {name!r} is taken by nothing"

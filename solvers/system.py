@@ -125,6 +125,16 @@ def is_grid_problem(A: Any) -> bool:
     return is_problem(A) and all(hasattr(A, name) for name in _GRID_FIELDS)
 
 
+#: Problem kinds with a matrix-free stencil (:data:`operators.stencils.STENCILS`, which
+#: imports JAX; ``tests/solvers/test_auto_grid.py`` checks that the two agree).
+STENCIL_KINDS = ("poisson", "diffusion")
+
+
+def has_stencil(A: Any) -> bool:
+    """Whether ``A`` is a grid problem with a matrix-free stencil (``pc="mg"`` on JAX)."""
+    return is_grid_problem(A) and A.kind in STENCIL_KINDS
+
+
 def symmetric_tag(tag: bool | None, matrix: Any = None, op: spla.LinearOperator | None = None,
                   tol: float = 1e-12) -> bool:
     """Whether to treat ``A`` as symmetric (Hermitian): the structure tag when known, else a

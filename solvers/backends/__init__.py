@@ -110,14 +110,30 @@ def _import(name: str) -> Backend:
     return backend
 
 
-def detect(A: Any, b: Any) -> str:
-    """The backend owning the input types: petsc4py objects -> petsc, jax arrays -> jax."""
+def detect(A: Any, b: Any, request: Request | None = None) -> str:
+    """The backend owning the input types: petsc4py objects -> petsc, jax arrays -> jax;
+    and for ``method="auto"`` without a named preconditioner, an SPD grid problem with a
+    stencil -> jax where :func:`solvers.auto.jax_route` says so (CG + black-box MG)."""
     if type(b) is np.ndarray and type(A).__module__.startswith("scipy"):
         return "scipy"  # the common case, without asking every family
     for name in AUTO_ORDER:
         if _is_family(A, b, name):
             return name
+    if request is not None and _grid_route(A, request):
+        return "jax"
     return "scipy"
+
+
+def _grid_route(A: Any, request: Request) -> bool:
+    """An SPD stencil problem under ``method="auto"`` that :func:`solvers.auto.jax_route`
+    sends to JAX."""
+    from solvers import auto
+    from solvers.system import has_stencil
+
+    if not (request.auto and request.pc is None and request.user_pc is None
+            and has_stencil(A) and A.positive_definite):
+        return False
+    return auto.jax_route(A.n)[0]
 
 
 def _is_family(A: Any, b: Any, name: str) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from solvers import auto
-from solvers.system import LinearSystem
+from solvers.system import LinearSystem, has_stencil
 
 
 def facts(system: LinearSystem, symmetric: Callable[[], bool] | None = None) -> auto.Facts:
@@ -18,7 +18,8 @@ def facts(system: LinearSystem, symmetric: Callable[[], bool] | None = None) -> 
     default ``system.is_symmetric``) and the diagonal are read only if the plan needs them
     (a small assembled system, solved directly, never does)."""
     return auto.Facts(system.n, system.matrix is not None, symmetric or system.is_symmetric,
-                      lambda: positive_diagonal(system), system.positive_definite)
+                      lambda: positive_diagonal(system), system.positive_definite,
+                      stencil=has_stencil(system.problem))
 
 
 def positive_diagonal(system: LinearSystem) -> bool | None:

@@ -1,9 +1,13 @@
 r"""The geometric multigrid V-cycle for matrix-free stencils, as a jittable preconditioner.
 
 :func:`multigrid` builds the hierarchy of a :class:`operators.stencils.Stencil`: halve every
-axis of even length >= 4 (:mod:`solvers.multigrid.transfer`) with rediscretised coarse
-stencils (:mod:`solvers.multigrid.coarsen`) until at most ``coarsest`` unknowns remain (or
-no axis can be halved), and factor the coarsest operator densely (if it has at most
+axis of even length >= 4 until at most ``coarsest`` unknowns remain (or no axis can be
+halved), with either black-box coarse levels (``coarsening="galerkin"``, the default:
+operator-dependent interpolation, :mod:`solvers.multigrid.blackbox`, ``R = P^T`` and
+``P^T A P``, :mod:`solvers.multigrid.galerkin`) or rediscretised ones
+(``"rediscretise"``: cell-centred linear interpolation, :mod:`solvers.multigrid.transfer`,
+and face-averaged stencils, :mod:`solvers.multigrid.coarsen`), and factor the coarsest
+operator densely (if it has at most
 ``max_dense`` unknowns; otherwise the coarsest level is smoothed ``4 * degree`` times
 instead). The returned :class:`Multigrid` is a pytree (the stencils' arrays and the coarse
 inverse are its leaves), callable as ``z = B r`` with one V-cycle from ``x = 0``::
@@ -11,8 +15,9 @@ inverse are its leaves), callable as ``z = B r`` with one V-cycle from ``x = 0``
     level l < L:  x = S_l(r, 0);  x += P V_{l+1}(R (r - A_l x));  x = S_l(r, x)
     level L:      x = A_L^{-1} r
 
-with ``S_l`` ``degree`` Chebyshev steps (:mod:`solvers.multigrid.smoothers`), ``R = 2^{-d}
-P^T``. The same polynomial smoother before and after the correction and ``R ~ P^T`` make
+with ``S_l`` ``degree`` Chebyshev steps (:mod:`solvers.multigrid.smoothers`), ``R = P^T``
+(black-box) or ``2^{-d} P^T`` (rediscretised). The same polynomial smoother before and
+after the correction and ``R ~ P^T`` make
 ``B`` symmetric positive definite: a valid preconditioner for CG (and FCG). Everything is
 JAX operations on device arrays: no host round trip inside the cycle, and the hierarchy
 itself can be built inside ``jax.jit`` (from a traced coefficient, say). Cost per cycle
@@ -31,15 +36,35 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from operators.stencils import Stencil
+from solvers.multigrid.blackbox import coarse_shape, interpolation
 from solvers.multigrid.coarsen import coarsen, coarsenable
+from solvers.multigrid.galerkin import BoxStencil, entries_of, galerkin
 from solvers.multigrid.smoothers import chebyshev
 from solvers.multigrid.transfer import prolong, restrict
+
+#: Coarse-grid constructions of :func:`multigrid`.
+COARSENINGS = ("galerkin", "rediscretise")
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Geometric:
+    """Cell-centred linear interpolation and full weighting along ``axes`` (static)."""
+
+    axes: tuple[int, ...] = field(metadata={"static": True})
+
+    def prolong(self, coarse: jax.Array) -> jax.Array:
+        return prolong(coarse, self.axes)
+
+    def restrict(self, fine: jax.Array) -> jax.Array:
+        return restrict(fine, self.axes)
 
 
 @jax.tree_util.register_dataclass
@@ -51,17 +76,20 @@ class Multigrid:
     ----------
     stencils
         The operator on each level, finest first.
+    transfers
+        The grid transfer between level ``l`` and ``l + 1`` (``prolong``/``restrict``).
+    inverse_diagonals
+        The smoother's ``D^{-1}`` on each level.
     coarse
         The inverse of the coarsest operator as a dense matrix, or None (then smoothing).
-    axes
-        The axes halved between level ``l`` and ``l + 1`` (static).
     degree
         Chebyshev steps before and after each coarse correction (static).
     """
 
-    stencils: tuple[Stencil, ...]
+    stencils: tuple[Any, ...]
+    transfers: tuple[Any, ...]
+    inverse_diagonals: tuple[jax.Array, ...]
     coarse: jax.Array | None
-    axes: tuple[tuple[int, ...], ...] = field(metadata={"static": True})
     degree: int = field(default=2, metadata={"static": True})
 
     #: The V-cycle is a symmetric operator (its transpose is itself).
@@ -72,21 +100,21 @@ class Multigrid:
         return self._cycle(0, grid).reshape(r.shape)
 
     def _cycle(self, level: int, r: jax.Array) -> jax.Array:
-        A = self.stencils[level]
+        A, inverse = self.stencils[level], self.inverse_diagonals[level]
         ndim = len(A.shape)
-        if level == len(self.axes):
+        if level == len(self.transfers):
             if self.coarse is not None:
                 return (self.coarse @ r.reshape(-1)).reshape(r.shape)
-            return chebyshev(A, 1 / A.center, r, None, 4 * self.degree, ndim)
-        x = chebyshev(A, 1 / A.center, r, None, self.degree, ndim)
-        axes = self.axes[level]
-        correction = self._cycle(level + 1, restrict(r - A(x), axes))
-        x = x + prolong(correction, axes)
-        return chebyshev(A, 1 / A.center, r, x, self.degree, ndim)
+            return chebyshev(A, inverse, r, None, 4 * self.degree, ndim)
+        x = chebyshev(A, inverse, r, None, self.degree, ndim)
+        transfer = self.transfers[level]
+        correction = self._cycle(level + 1, transfer.restrict(r - A(x)))
+        x = x + transfer.prolong(correction)
+        return chebyshev(A, inverse, r, x, self.degree, ndim)
 
 
 def multigrid(stencil: Stencil, *, degree: int = 2, coarsest: int = 100,
-              max_dense: int = 1024) -> Multigrid:
+              max_dense: int = 1024, coarsening: str = "galerkin") -> Multigrid:
     """The V-cycle preconditioner of ``stencil`` (jittable: JAX operations only).
 
     Parameters
@@ -100,18 +128,40 @@ def multigrid(stencil: Stencil, *, degree: int = 2, coarsest: int = 100,
         Stop coarsening at this many unknowns or fewer.
     max_dense
         Largest coarsest level solved by a dense inverse.
+    coarsening
+        ``"galerkin"`` (black-box multigrid: operator-dependent interpolation,
+        :mod:`solvers.multigrid.blackbox`, and ``P^T A P`` coarse operators,
+        :mod:`solvers.multigrid.galerkin`; robust to jumping coefficients) or
+        ``"rediscretise"`` (cell-centred linear interpolation and rediscretised coarse
+        stencils, :mod:`solvers.multigrid.coarsen`; cheaper to build, for smooth ones).
     """
     if int(degree) < 1:
         raise ValueError(f"degree must be a positive number of smoothing steps, not {degree!r}")
-    stencils, axes = [stencil], []
+    if coarsening not in COARSENINGS:
+        raise ValueError(f"coarsening must be one of {COARSENINGS}, not {coarsening!r}")
+    stencils: list[Any] = [stencil]
+    transfers: list[Any] = []
     while np.prod(stencils[-1].shape) > coarsest and coarsenable(stencils[-1].shape):
-        axes.append(coarsenable(stencils[-1].shape))
-        stencils.append(coarsen(stencils[-1], axes[-1]))
-    return Multigrid(tuple(stencils), _dense_inverse(stencils[-1], max_dense), tuple(axes),
-                     int(degree))
+        axes = coarsenable(stencils[-1].shape)
+        if coarsening == "rediscretise":
+            transfers.append(Geometric(axes))
+            stencils.append(coarsen(stencils[-1], axes))
+        else:
+            transfers.append(interpolation(entries_of(stencils[-1]), axes))
+            stencils.append(_galerkin(stencils[-1], transfers[-1]))
+    inverse = tuple(1 / (A.smoothing_diagonal() if isinstance(A, BoxStencil) else A.center)
+                    for A in stencils)
+    return Multigrid(tuple(stencils), tuple(transfers), inverse,
+                     _dense_inverse(stencils[-1], max_dense), int(degree))
 
 
-def _dense_inverse(stencil: Stencil, max_dense: int) -> jax.Array | None:
+def _galerkin(A: Any, P: Any) -> BoxStencil:
+    """``P^T A P`` as a box stencil."""
+    shape = coarse_shape(A.shape, P.axes)
+    return galerkin(lambda v: P.restrict(A(P.prolong(v))), shape, A.dtype)
+
+
+def _dense_inverse(stencil: Any, max_dense: int) -> jax.Array | None:
     """``A^{-1}`` of a small stencil (symmetrised), or None above ``max_dense`` unknowns."""
     n = stencil.n
     if n > max_dense:

@@ -78,7 +78,8 @@ def prepare(request: Request, store: Store, A: Any, b: Any, x0: Any,
         method, pc_name = method_entry.name, CUSTOM if pc_entry is None else pc_entry.name
         options = _options(request, store, method_entry, linear)
         x0vec = None if x0 is None else jnp.asarray(_vector(x0, linear.n, "x0"), dtype)
-        pc = request.user_pc if pc_entry is None else _preconditioner(pc_entry, linear, dtype)
+        pc = (request.user_pc if pc_entry is None
+              else _preconditioner(pc_entry, linear, dtype, request.component_params(pc_entry)))
         args = _on(device, Args(linear.operator(dtype), pc,
                                 jnp.asarray(bvec, dtype), jnp.zeros(linear.n, dtype),
                                 *tolerances(request.stop.rtol, request.stop.atol, 1, dtype)))
@@ -146,7 +147,7 @@ def _precision(dtype: np.dtype) -> Any:
 
 def _plan(linear: Linear, dtype: np.dtype) -> list[auto.Choice]:
     facts = auto.Facts(linear.n, True, linear.is_symmetric(), linear.positive_diagonal(dtype),
-                       linear.positive_definite)
+                       linear.positive_definite, stencil=linear.kind == "stencil")
     return auto.plan(facts, "jax")
 
 
@@ -162,13 +163,14 @@ def _options(request: Request, store: Store, entry: Entry, linear: Linear) -> di
     return {option: getattr(host, option) for option in entry.jax.options}
 
 
-def _preconditioner(entry: Entry, linear: Linear, dtype: np.dtype) -> Any:
-    """The pc's JAX kernel applied to this operator (``None`` for ``pc="none"``). Only pcs
-    that run on JAX get here: a named one is refused before (``api._check_backend``), and
-    ``auto`` plans with them only."""
+def _preconditioner(entry: Entry, linear: Linear, dtype: np.dtype,
+                    params: dict[str, Any]) -> Any:
+    """The pc's JAX kernel applied to this operator with its declared parameters (validated
+    by the request), ``None`` for ``pc="none"``. Only pcs that run on JAX get here: a named
+    one is refused before (``api._check_backend``), and ``auto`` plans with them only."""
     assert entry.jax is not None, f"pc {entry.name!r} has no JAX spec"
     kernel = entry.jax.resolve()
-    return None if kernel is None else kernel(linear, dtype)
+    return None if kernel is None else kernel(linear, dtype, **params)
 
 
 def _residual(A: Any, linear: Linear, b: Any) -> Callable[[Any], float]:

@@ -121,21 +121,22 @@ def jacobi(linear: Linear, dtype: np.dtype) -> Jacobi:
     return linear.memo[key]
 
 
-def mg(linear: Linear, dtype: np.dtype) -> Multigrid:
-    """The geometric multigrid V-cycle of a matrix-free stencil (built once per dtype)."""
+def mg(linear: Linear, dtype: np.dtype, coarsening: str = "galerkin") -> Multigrid:
+    """The multigrid V-cycle of a matrix-free stencil (built once per dtype and coarsening;
+    :func:`solvers.multigrid.multigrid`)."""
     if linear.kind != "stencil":
         raise InvalidOptionError(
             f"pc='mg' needs a matrix-free stencil: an operators.GridProblem of kind "
             f"{' or '.join(map(repr, stencils.STENCILS))} (not matrix_free=False); this A is "
             f"a {linear.kind} matrix. Use pc='jacobi', or pc='amg' on backend='scipy'"
         )
-    key = ("mg", dtype)
+    key = ("mg", dtype, coarsening)
     if key not in linear.memo:
-        linear.memo[key] = _multigrid(linear.operator(dtype))
+        linear.memo[key] = _multigrid(linear.operator(dtype), coarsening=coarsening)
     return linear.memo[key]
 
 
-_multigrid = jax.jit(multigrid)
+_multigrid = jax.jit(multigrid, static_argnames=("coarsening",))
 
 
 @dataclass
