@@ -146,6 +146,20 @@ def read_state(path: str | os.PathLike, kind: str, version: int) -> dict:
     return envelope["payload"]
 
 
+#: Kind and version of the state file of a learning ``Solver`` (:mod:`solvers.learned`).
+SOLVER_STATE = ("learned-auto", 1)
+
+
+def write_solver_state(path: str | os.PathLike, state: dict) -> Path:
+    """Save ``res.state`` of ``Solver(learn=True)`` (its learners) atomically as JSON."""
+    return write_state(path, *SOLVER_STATE, state)
+
+
+def read_solver_state(path: str | os.PathLike) -> dict:
+    """The state saved by :func:`write_solver_state`, for ``Solver.solve(..., state=)``."""
+    return read_state(path, *SOLVER_STATE)
+
+
 def save_weights(path: str | os.PathLike, model: Any, metadata: dict[str, Any]) -> Path:
     """Write ``model``'s arrays to ``path`` (``.eqx``) and ``metadata`` plus the file's
     ``sha256`` and ``bytes`` to its ``.json`` sidecar, both atomically; returns the .eqx path."""

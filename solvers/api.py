@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from solvers import backends, finish, monitor, registry, small
+from solvers import learned as learned_module
 from solvers.errors import BreakdownError, InvalidOptionError, InvalidSystemError
 from solvers.method import Method, Preconditioner
 from solvers.request import SCIPY_SPELLINGS, Request, Store
@@ -67,6 +68,13 @@ class Solver:
         PETSc options string or dict (``backend="petsc"`` only).
     raise_on_fail
         Raise :class:`solvers.errors.BreakdownError` instead of returning a non-converged result.
+    learn
+        ``method="auto"`` only: ``True``, or a dict of learner options (``seed``,
+        ``explore``, ``budget``, ``penalty``, ``memory``, ``share``:
+        :data:`solvers.selection.LEARN_PARAMS`), lets an online learner choose the method
+        and pc on each call from the candidates that fit the system, by their measured wall
+        time over this solver's calls (:mod:`solvers.learned`);
+        ``res.info["auto"]["learned"]`` holds its estimates and ``res.state`` its state.
     **params
         Method or preconditioner parameters by keyword (``omega``, ``restart``, ``truncation``,
         ``drop_tol``, ...), each declared by the method or pc with its valid range
@@ -79,7 +87,10 @@ class Solver:
     setup of the method and preconditioner (LU factors, AMG hierarchy, loaded network),
     rebuilt only when the matrix values change, and the *carried state* of components that
     learn or recycle (``states``, keyed by ``(kind, name)``; see :mod:`solvers.method`),
-    updated once per ``solve`` call and returned as ``result.state``.
+    updated once per ``solve`` call and returned as ``result.state``. With ``method="auto"``
+    a matrix that keeps coming back is factored once its iterations have cost about as much as
+    a factorisation, and solved by that LU while it is cheaper (:mod:`solvers.reuse`;
+    ``info["auto"]["why"]`` says so).
 
     Examples
     --------
@@ -90,16 +101,22 @@ class Solver:
     True
     """
 
+    #: The learning driver (``learn=True``), else ``None``.
+    learned: learned_module.LearnedAuto | None = None
+
     def __init__(self, method: str = "auto", pc: str | Callable | None = None, *,
                  backend: str = "auto", rtol: float = 1e-5, atol: float = 0.0,
                  maxiter: int | None = None, M: Any = None, monitor: bool = False,
                  options: str | dict | None = None, raise_on_fail: bool = False,
                  dtol: float = DTOL, stagnation: int | None = STAGNATION_WINDOW,
-                 **params: Any) -> None:
+                 learn: bool | dict = False, **params: Any) -> None:
         self.request = _request(method, pc, backend, rtol, atol, maxiter, M, monitor, options,
                                 raise_on_fail, dtol, stagnation, params)
         self.raise_on_fail = raise_on_fail
         self.cache = Store()
+        options_ = learned_module.learn_options(learn)
+        if options_ is not None:
+            self.learned = learned_module.LearnedAuto(self.request, options_)
 
     @classmethod
     def _one_shot(cls, request: Request, raise_on_fail: bool) -> Solver:
@@ -175,10 +192,13 @@ class Solver:
         if isinstance(x0, str):
             x0 = _initial_guess(A, x0)
         request = self.request
-        name = backends.detect(A, b) if request.backend == "auto" else request.backend
+        name = backends.detect(A, b, request) if request.backend == "auto" else request.backend
         _check_backend(request, name, callback)
-        result = finish.solve(request, self.cache, backends.get(name), A, b, x0, callback,
-                              state)
+        if self.learned is not None:
+            result = self.learned.solve(name, A, b, x0, callback, state)
+        else:
+            result = finish.solve(request, self.cache, backends.get(name), A, b, x0, callback,
+                                  state)
         if monitor.LOGGER.isEnabledFor(10):
             monitor.LOGGER.debug("solve: %r", result)
         if request.monitor:
@@ -193,7 +213,8 @@ class Solver:
     def __repr__(self) -> str:
         request = self.request
         extra = {"monitor": request.monitor, "options": request.options,
-                 "raise_on_fail": self.raise_on_fail}
+                 "raise_on_fail": self.raise_on_fail,
+                 "learn": self.learned.options if self.learned is not None else None}
         shown = "".join(f", {k}={v!r}" for k, v in extra.items() if v)
         params = "".join(f", {k}={v!r}" for k, v in request.params.items())
         return (f"Solver(method={self.method!r}, pc={request.pc_label!r}, "

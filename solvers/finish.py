@@ -26,12 +26,15 @@ from typing import Any
 
 import numpy as np
 
+from solvers.auto import Choice
 from solvers.backends import Backend, Prepared
 from solvers.method import Callback, Iterate, carries_state
 from solvers.monitor import LOGGER
 from solvers.request import Request, Store
 from solvers.result import SolveResult, make_result
+from solvers.reuse import ReuseRule
 from solvers.stopping import StoppingRule
+from solvers.system import LinearSystem
 
 #: Restarts of a run whose own test passed while the float64 residual fails.
 REFINEMENT_RESTARTS = 2
@@ -39,18 +42,32 @@ REFINEMENT_RESTARTS = 2
 
 def solve(request: Request, store: Store, backend: Backend, A: Any, b: Any, x0: Any,
           callback: Callback | None, state: Any) -> SolveResult:
-    """Prepare on ``backend``, run, and for ``method="auto"`` fall back until one converges."""
+    """Prepare on ``backend``, run, and for ``method="auto"`` fall back until one converges.
+
+    A :class:`solvers.Solver` with ``method="auto"`` also applies its reuse rule
+    (:mod:`solvers.reuse`): a matrix that keeps coming back is factored once and solved by its
+    LU when that is cheaper than iterating.
+    """
     start = time.perf_counter()
+    if request.auto and store.keeps_setups:
+        return _reusing(store.reuse, request, store, backend, A, b, x0, callback, state, start)
     prepared = backend.prepare(request, store, A, b, x0, callback, None)
-    if prepared.choices:
-        first = prepared.choices[0]
-        LOGGER.info("auto chose %s: %s", first.label(), first.why)
+    return _plan(request, store, backend, A, b, x0, callback, state, start, prepared,
+                 prepared.choices)
+
+
+def _plan(request: Request, store: Store, backend: Backend, A: Any, b: Any, x0: Any,
+          callback: Callback | None, state: Any, start: float, prepared: Prepared,
+          choices: list[Choice]) -> SolveResult:
+    """Run ``prepared`` (``choices[0]``), then ``auto``'s fallbacks until one converges."""
+    if choices:
+        LOGGER.info("auto chose %s: %s", choices[0].label(), choices[0].why)
     result = _attempt(request.stop, store, prepared, start, state)
     tried: list[dict[str, Any]] = []
-    for choice in prepared.choices[1:]:
+    for choice in choices[1:]:
         if result.converged:
             break
-        tried.append({"choice": prepared.choices[len(tried)].label(),
+        tried.append({"choice": choices[len(tried)].label(),
                       "reason": result.reason.value, "iterations": result.iterations})
         LOGGER.info("auto: %s did not converge (%s after %d iterations); falling back to %s "
                     "(%s)", tried[-1]["choice"], result.reason.value, result.iterations,
@@ -58,11 +75,57 @@ def solve(request: Request, store: Store, backend: Backend, A: Any, b: Any, x0: 
         began = time.perf_counter()
         fallback = backend.prepare(request, store, A, b, x0, callback, choice)
         result = _attempt(request.stop, store, fallback, began, state)
-    if prepared.choices:
-        choice = prepared.choices[len(tried)]
+    if choices:
+        choice = choices[len(tried)]
         result.info["auto"] = choice.report(tried)
         result.timings["total"] = time.perf_counter() - start
     return result
+
+
+def _reusing(rule: ReuseRule, request: Request, store: Store, backend: Backend, A: Any, b: Any,
+             x0: Any, callback: Callback | None, state: Any, start: float) -> SolveResult:
+    """``auto`` in a :class:`solvers.Solver` that keeps setups: the reuse rule's ``direct``
+    when it holds for this matrix (by object, else by fingerprint), else the plan; a failing
+    reused LU falls back to the plan; the call is then accounted to the rule."""
+    hint = rule.hint(A)
+    prepared = backend.prepare(request, store, A, b, x0, callback, hint)
+    if hint is None and prepared.choices and prepared.method != "direct":
+        fingerprint = _fingerprint(prepared)
+        hint = None if fingerprint is None else rule.wants_direct(fingerprint)
+        if hint is not None:
+            prepared = backend.prepare(request, store, A, b, x0, callback, hint)
+    if hint is None:
+        result = _plan(request, store, backend, A, b, x0, callback, state, start, prepared,
+                       prepared.choices)
+    else:
+        result = _plan(request, store, backend, A, b, x0, callback, state, start, prepared,
+                       [hint])
+        if not result.converged:
+            prepared = backend.prepare(request, store, A, b, x0, callback, None)
+            result = _plan(request, store, backend, A, b, x0, callback, state, start,
+                           prepared, prepared.choices)
+    _account(rule, store, A, prepared, result)
+    return result
+
+
+def _fingerprint(prepared: Prepared) -> tuple | None:
+    """The matrix fingerprint of an assembled host system (``None`` for other backends)."""
+    system = prepared.hook_system
+    if (prepared.info.get("backend") != "scipy" or not isinstance(system, LinearSystem)
+            or system.matrix is None):
+        return None
+    return system.fingerprint()
+
+
+def _account(rule: ReuseRule, store: Store, A: Any, prepared: Prepared,
+             result: SolveResult) -> None:
+    """Feed the reuse rule this call; drop a factorisation that lost its trial."""
+    if _fingerprint(prepared) is None or result.info.get("auto", {}).get("tried"):
+        return
+    was_trial = rule.decided == "trial"
+    rule.observe(A, prepared.hook_system, result.info.get("method", ""), result)
+    if was_trial and rule.decided == "iterative":
+        store.drop("method", "direct")
 
 
 def _attempt(stop: StoppingRule, store: Store, p: Prepared, start: float,

@@ -33,6 +33,7 @@ from solvers.auto import Choice
 from solvers.errors import InvalidOptionError, NotSymmetricError
 from solvers.params import ANY_NAME, Param
 from solvers.registry import Entry
+from solvers.reuse import ReuseRule
 from solvers.stopping import StoppingRule
 
 if TYPE_CHECKING:
@@ -186,7 +187,8 @@ class Store:
     each component's setup keyed by the matrix fingerprint it was built for; ``backends``:
     each backend's own typed state (PETSc KSPs and matrices, JAX conversions); ``states``:
     the carried state of components that learn or recycle, keyed by ``(kind, name)``;
-    ``symmetric``: the symmetry verdict of the matrices seen, by fingerprint.
+    ``symmetric``: the symmetry verdict of the matrices seen, by fingerprint; ``reuse``: the
+    default ``Solver``'s rule for a matrix that keeps coming back (:mod:`solvers.reuse`).
     ``keeps_setups=False`` (one-shot :func:`solvers.solve`): setups are not kept, so no
     fingerprint is computed for them.
     """
@@ -197,6 +199,7 @@ class Store:
     states: dict[tuple[str, str], Any] = field(default_factory=dict)
     symmetric: dict[tuple, bool] = field(default_factory=dict)
     keeps_setups: bool = True
+    reuse: ReuseRule = field(default_factory=ReuseRule)
 
     def component(self, entry: Entry, request: Request) -> Method | Preconditioner:
         """The host object for ``entry``, built once with the parameters it declares: a
@@ -214,6 +217,12 @@ class Store:
                 kwargs = {k: v for k, v in kwargs.items() if k in taken}
             self.components[key] = entry.factory(**kwargs)
         return self.components[key]
+
+    def drop(self, kind: str, name: str) -> None:
+        """Forget component ``(kind, name)`` and its setup (e.g. an LU that lost to
+        iterating, :mod:`solvers.reuse`), so its memory is freed."""
+        self.components.pop((kind, name), None)
+        self.setups.pop((kind, name), None)
 
     def backend_state(self, name: str, new: Callable[[], Any]) -> Any:
         """Backend ``name``'s own state (created by ``new()`` on first use)."""
