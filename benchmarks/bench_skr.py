@@ -26,17 +26,43 @@ the preconditioner per system included); ``sort`` is the greedy sort's own cost,
 sort's (:func:`sciml.recycling.fast_order`) for comparison. Ratios are time of GMRES(40)
 resp. gcrotmk divided by the method's time (> 1: the method is faster).
 
+``--scale`` (issue 30) runs the large indefinite Helmholtz sequences instead:
+``operators.family("helmholtz", G, dim=3 or 2, boundary="absorbing", kh=(0.2, 0.5))``,
+complex128, with ``pc="shifted-laplacian"`` (one pyamg V-cycle on ``-Laplace - (1 - i beta2)
+(k/c)^2``, ``beta2 = 1`` by default here: with the pc's default 0.5 one V-cycle is too weak
+at 64^3 and GMRES(60) stagnates). Each method runs in its own subprocess (one BLAS
+thread), so its peak resident memory (Linux ``VmHWM``, reset after the imports, minus the
+resident memory then) is its own:
+
+- ``SKR``: GCRO-DR(60, 20) + shifted Laplacian, greedy-sorted order, recycle space carried
+  (the sort's time included);
+- ``GMRES``: GMRES(60) + the same preconditioner, index order, no recycling;
+- ``direct``: SuperLU (``scipy.sparse.linalg.splu``, ``MMD_AT_PLUS_A`` ordering, which
+  fills less than the default ``COLAMD`` on these structurally symmetric matrices), measured
+  on one system of each smaller grid (``--direct-grids``) and extrapolated to ``n`` by a
+  power law (time and factor size) fitted to them; run on the first ``--direct-count``
+  systems of the case itself, under an address-space cap (``--mem-cap-gb``), only when the
+  extrapolated factor fits in the cap / 1.5. The table says which.
+
+Per system: wall seconds (assembly excluded, preconditioner setup included), ``A M``
+products (Krylov steps, plus GCRO-DR's ``k`` products refreshing ``C = A M U`` for each new
+matrix), true relative residual. Samples are assembled inside the workers.
+
 Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_skr.py            # full: 200 x G=80, G=200
     python benchmarks/bench_skr.py --quick                           # smoke run, seconds
     python -m cProfile -s cumtime benchmarks/bench_skr.py --quick --families darcy
+    flock /tmp/bench.lock python benchmarks/bench_skr.py --scale     # 3D 64^3 x 50, 2D 512^2
+    python benchmarks/bench_skr.py --scale --quick                   # 3D 16^3, 2D 64^2
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -47,6 +73,7 @@ import scipy.sparse.linalg as spla
 
 import operators
 from sciml.recycling import fast_order, greedy_order, path_length
+from sciml.recycling.datagen import peak_memory, reset_peak_memory
 from solvers import Solver, registry
 from solvers.system import LinearSystem
 
@@ -183,7 +210,186 @@ DEFAULT_PC = {"darcy": "jacobi", "helmholtz": "ilu", "poisson": "jacobi", "therm
 DEFAULT_PC_OPTIONS = {"helmholtz": {"drop_tol": 1e-3, "fill_factor": 5}}
 
 
+# -- --scale: large Helmholtz sequences, one subprocess per method (issue 30) ----------------
+
+
+def _scale_family(case: dict[str, Any]) -> Any:
+    return operators.family("helmholtz", case["grid"], dim=case["dim"], seed=case["seed"],
+                            boundary="absorbing", kh=tuple(case["kh"]))
+
+
+def _worker(case: dict[str, Any]) -> dict[str, Any]:
+    """One method over one sequence in this process: per-system rows and the peak memory."""
+    fam = _scale_family(case)
+    count, method = case["count"], case["method"]
+    base = _resident()
+    reset_peak_memory()
+    clock = time.perf_counter()
+    order = np.arange(count)
+    if method == "SKR":
+        fields = np.stack([fam.parameters(i) for i in range(count)])
+        order = greedy_order(fields, np.stack([fam.scalars(i) for i in range(count)]))
+        del fields
+    sort_seconds = time.perf_counter() - clock
+    if method == "direct":
+        import resource
+
+        cap = int(case["cap_gb"] * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    else:
+        name, extra = ("gcrodr", {"recycle": 20}) if method == "SKR" else ("gmres", {})
+        solver = Solver(name, "shifted-laplacian", rtol=case["rtol"], maxiter=case["maxiter"],
+                        restart=case["restart"], beta2=case["beta2"], **extra)
+    rows, k = [], 0
+    for i in order:
+        p = fam.sample(int(i))
+        clock = time.perf_counter()
+        if method == "direct":
+            lu = spla.splu(p.A.tocsc(), permc_spec="MMD_AT_PLUS_A")
+            x, its, products = lu.solve(p.b), 1, 0
+            factor = (lu.L.nnz + lu.U.nnz) * (p.A.dtype.itemsize + 4)
+            del lu
+        else:
+            r = solver.solve(p, p.b)
+            x, its, factor = r.x, r.iterations, 0
+            products = its + k  # GCRO-DR refreshes C = A M U (k products) for a new matrix
+            k = r.state.k if method == "SKR" and r.state is not None else 0
+        seconds = time.perf_counter() - clock
+        relres = float(np.linalg.norm(p.b - p.A @ x) / np.linalg.norm(p.b))
+        rows.append({"index": int(i), "seconds": seconds, "iterations": int(its),
+                     "products": int(products), "relres": relres, "factor": factor,
+                     "converged": relres <= case["rtol"]})
+        print(f"    {method} system {i}: {seconds:.2f} s, {its} its, relres {relres:.1e}",
+              file=sys.stderr, flush=True)
+    return {"rows": rows, "peak": peak_memory(), "base": base, "sort_seconds": sort_seconds}
+
+
+def _resident() -> int:
+    """This process's resident memory now, in bytes (``VmRSS``; 0 where ``/proc`` is absent)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return 0
+
+
+def _spawn(case: dict[str, Any], timeout: float) -> dict[str, Any] | str:
+    """:func:`_worker` in a subprocess (one BLAS thread); its result, or why it failed."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    try:
+        done = subprocess.run([sys.executable, __file__, "--worker", json.dumps(case)],
+                              env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"timed out after {timeout:.0f} s"
+    sys.stderr.write(done.stderr[-4000:])
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return f"failed (exit {done.returncode}: {last[:80]})"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _power_law(sizes: list[int], values: list[float], n: int) -> tuple[float, float]:
+    """``c n^e`` fitted (least squares in logs) to ``values`` at ``sizes``: (value at n, e)."""
+    e, c = np.polyfit(np.log(sizes), np.log(values), 1)
+    return float(np.exp(c) * n**e), float(e)
+
+
+def _direct(case: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Sparse direct on smaller grids (``--direct-grids``), a power law extrapolated to the
+    case's ``n``, and the case itself when the extrapolated factor fits the memory cap."""
+    n = case["grid"] ** case["dim"]
+    sizes, seconds, factors = [], [], []
+    for grid in args.direct_grids if case["dim"] == 3 else args.direct_grids_2d:
+        small = _spawn({**case, "grid": grid, "method": "direct", "count": 1,
+                        "cap_gb": args.mem_cap_gb}, args.timeout)
+        if isinstance(small, dict):
+            sizes.append(grid ** case["dim"])
+            seconds.append(small["rows"][0]["seconds"])
+            factors.append(small["rows"][0]["factor"])
+            print(f"    direct at {grid}^{case['dim']}: {seconds[-1]:.2f} s, factor "
+                  f"{factors[-1] / 2**30:.3f} GiB", file=sys.stderr, flush=True)
+    guess = {"seconds": np.nan, "factor": np.nan, "note": "no smaller grid measured"}
+    if len(sizes) >= 2:
+        t, et = _power_law(sizes, seconds, n)
+        f, ef = _power_law(sizes, factors, n)
+        grids = ", ".join(f"{round(m ** (1 / case['dim']))}^{case['dim']}" for m in sizes)
+        guess = {"seconds": t, "factor": f,
+                 "note": f"EXTRAPOLATED from {grids} (time ~ n^{et:.2f}, factor ~ n^{ef:.2f})"}
+    if not guess["factor"] <= args.mem_cap_gb * 2**30 / 1.5:
+        return {**guess, "peak": guess["factor"], "converged": 0, "count": 0,
+                "note": f"{guess['note']}; not run: the factor would exceed the "
+                        f"{args.mem_cap_gb:g} GiB cap / 1.5; peak taken = factor size"}
+    count = min(args.direct_count, case["count"])
+    run = _spawn({**case, "method": "direct", "count": count, "cap_gb": args.mem_cap_gb},
+                 args.timeout)
+    if not isinstance(run, dict):
+        return {**guess, "peak": guess["factor"], "converged": 0, "count": 0,
+                "note": f"{run} under the {args.mem_cap_gb:g} GiB cap; {guess['note']}"}
+    rows = run["rows"]
+    return {"seconds": float(np.mean([r["seconds"] for r in rows])),
+            "factor": float(np.mean([r["factor"] for r in rows])),
+            "peak": run["peak"] - run["base"], "converged": sum(r["converged"] for r in rows),
+            "count": count, "note": f"measured on {count} system(s)"}
+
+
+def _krylov_summary(run: dict[str, Any] | str, count: int) -> dict[str, Any]:
+    if not isinstance(run, dict):
+        return {"note": run}
+    rows = run["rows"]
+    return {"seconds": (sum(r["seconds"] for r in rows) + run["sort_seconds"]) / count,
+            "products": sum(r["products"] for r in rows) / count,
+            "iterations": [r["iterations"] for r in rows], "peak": run["peak"] - run["base"],
+            "converged": sum(r["converged"] for r in rows),
+            "worst": max(r["relres"] for r in rows)}
+
+
+def scale(args: argparse.Namespace) -> None:
+    """The ``--scale`` table: SKR vs GMRES (same pc) vs sparse direct, per case."""
+    cases = [(3, args.grid3d, args.count3d, args.beta2), (2, args.grid2d, args.count2d,
+                                                          args.beta2_2d)]
+    load = os.getloadavg()
+    print(f"SKR at scale: Helmholtz, absorbing boundary, k h in {args.kh}, complex128, "
+          f"rtol={args.rtol:g}, seed={args.seed}; 1 BLAS thread per method, 1 rank; load "
+          f"average {load[0]:.1f}/{load[1]:.1f}, {os.cpu_count()} CPU(s); pc = "
+          f"shifted-laplacian (1 pyamg V-cycle, beta = (1, beta2)); restart {args.restart}")
+    head = (f"{'case':9} {'n':>8} {'N':>3} {'method':16} {'s/system':>9} {'products':>9} "
+            f"{'conv':>6} {'peak MiB':>9} {'direct/x':>8} {'mem/direct':>10} {'GMRES/x':>8}")
+    print(head)
+    print("-" * len(head))
+    for dim, grid, count, beta2 in cases:
+        if not count:
+            continue
+        case = {"grid": grid, "dim": dim, "count": count, "seed": args.seed,
+                "kh": args.kh, "rtol": args.rtol, "maxiter": args.maxiter,
+                "restart": args.restart, "beta2": beta2}
+        print(f"{dim}D {grid}^{dim}: beta2 = {beta2:g}", flush=True)
+        runs = {m: _krylov_summary(_spawn({**case, "method": m}, args.timeout), count)
+                for m in ("SKR", "GMRES")}
+        direct = _direct(case, args)
+        label, n = f"{dim}D {grid}^{dim}", grid**dim
+        for method, run in runs.items():
+            if "seconds" not in run:
+                print(f"{label:9} {n:>8} {count:>3} {method:16} {run['note']}")
+                continue
+            base = runs["GMRES"].get("products", np.nan)
+            print(f"{label:9} {n:>8} {count:>3} {method + '+shifted-L':16} "
+                  f"{run['seconds']:9.2f} {run['products']:9.1f} "
+                  f"{run['converged']:>3}/{count:<2} {run['peak'] / 2**20:9.0f} "
+                  f"{direct['seconds'] / run['seconds']:8.2f} "
+                  f"{run['peak'] / direct['peak']:10.3f} {base / run['products']:8.2f}")
+            print(f"{'':>9} iterations per system: {run['iterations']}; worst relres "
+                  f"{run['worst']:.1e}")
+        print(f"{label:9} {n:>8} {direct['count']:>3} {'direct (SuperLU)':16} "
+              f"{direct['seconds']:9.2f} {'-':>9} {direct['converged']:>3}/{direct['count']:<2} "
+              f"{direct['peak'] / 2**20:9.0f}   factor {direct['factor'] / 2**20:.0f} MiB; "
+              f"{direct['note']}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
+    if argv is None and len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        print(json.dumps(_worker(json.loads(sys.argv[2]))))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 12 systems, G=24")
     parser.add_argument("--families", nargs="+", default=sorted(operators.FAMILIES))
@@ -197,7 +403,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skr-restart", type=int, default=60,
                         help="m of the extra SKR(m,20) row (0: no such row)")
+    scale_options = parser.add_argument_group("--scale (large Helmholtz, issue 30)")
+    scale_options.add_argument("--scale", action="store_true",
+                               help="large Helmholtz: SKR vs GMRES vs sparse direct")
+    scale_options.add_argument("--grid3d", type=int, default=64)
+    scale_options.add_argument("--count3d", type=int, default=50)
+    scale_options.add_argument("--grid2d", type=int, default=512)
+    scale_options.add_argument("--count2d", type=int, default=20)
+    scale_options.add_argument("--kh", type=float, nargs=2, default=[0.2, 0.5])
+    scale_options.add_argument("--restart", type=int, default=60)
+    scale_options.add_argument("--beta2", type=float, default=1.0,
+                               help="3D pc damping (0.5: one V-cycle too weak at 64^3, GMRES "
+                                    "stagnates)")
+    scale_options.add_argument("--beta2-2d", type=float, default=1.0,
+                               help="2D pc damping (0.5: one V-cycle too weak at k h = 0.5)")
+    scale_options.add_argument("--direct-count", type=int, default=2)
+    scale_options.add_argument("--direct-grids", type=int, nargs="+", default=[24, 32, 40])
+    scale_options.add_argument("--direct-grids-2d", type=int, nargs="+",
+                               default=[128, 256])
+    scale_options.add_argument("--mem-cap-gb", type=float, default=6.0,
+                               help="address-space cap of the direct solver's process")
+    scale_options.add_argument("--timeout", type=float, default=3600,
+                               help="seconds per method and case")
     args = parser.parse_args(argv)
+    if args.scale:
+        if args.quick:
+            args.grid3d, args.grid2d = 16, 64
+            args.count3d, args.count2d = min(args.count3d, 6), min(args.count2d, 4)
+            args.direct_grids, args.direct_grids_2d, args.direct_count = [8, 12], [32, 48], 2
+        args.seed = args.seed or 20261207  # not a seed anything was tuned on
+        scale(args)
+        return
     if args.quick:
         args.count, args.grid, args.large_grid, args.large_count = 12, 24, 40, 6
     print(f"SKR benchmark: float64, rtol={args.rtol:g}, atol=0, maxiter={args.maxiter}, "

@@ -1,11 +1,12 @@
 """Seeded families of related PDE problems: sequences for Krylov recycling and operator learning.
 
 A family is a small frozen object that builds sample ``i`` of an endless, reproducible sequence
-on the 2D interior grid ``G x G`` (``n = G^2`` unknowns, spacing ``h = 1/(G+1)``):
+on the interior grid ``G x G`` (``dim=2``, the default: ``n = G^2`` unknowns, 5-point stencils)
+or ``G x G x G`` (``dim=3``: ``n = G^3``, 7-point stencils), spacing ``h = 1/(G+1)``:
 
 - ``sample(i)`` returns a :class:`operators.GridProblem` whose ``params`` hold its parameter
   field (``params["field"]``) and the family's scalar parameters;
-- ``parameters(i)`` returns only the parameter field, a ``(G, G)`` float64 array: what a
+- ``parameters(i)`` returns only the parameter field, a ``(G,) * dim`` float64 array: what a
   neural operator takes as input and what :mod:`sciml.recycling` sorts by;
 - ``scalars(i)`` returns the scalar parameters that vary between samples (``shape (0,)`` when
   none does; the Helmholtz wave number otherwise), added to the sorting distance.
@@ -21,6 +22,9 @@ The four families (``FAMILIES``, built by :func:`family`):
   wave number ``k`` drawn per sample with ``k h`` in ``kh`` (default 0.2-0.3: about 25
   points per wavelength, several wavelengths in the domain once ``G >= 60``); genuinely
   indefinite as soon as ``min (k/c)^2`` exceeds the smallest Laplacian eigenvalue ``2 pi^2``;
+  ``boundary="absorbing"`` replaces the zero Dirichlet values by the first-order absorbing
+  (Sommerfeld) condition ``du/dn + i (k/c) u = 0`` [3]_, which makes the matrix complex
+  symmetric and the problem physical (outgoing waves leave the domain);
 - ``"poisson"``: ``-Laplace(u) = f`` with a GRF source ``f``: ONE matrix for every sample (the
   same object), only the right-hand side changes;
 - ``"thermal"``: ``-div(K grad u) + v . grad(u) = 1``, a log-normal conductivity ``K`` and a
@@ -35,6 +39,8 @@ References
 .. [2] H. Wang, Z. Hao, Z. Wang, H. Su, J. Zhu, "Accelerating Data Generation for Neural
    Operators via Krylov Subspace Recycling", ICLR 2024 (the Darcy, Helmholtz, Poisson and
    thermal families; ours makes Helmholtz indefinite).
+.. [3] B. Engquist, A. Majda, "Absorbing boundary conditions for the numerical simulation of
+   waves", Math. Comp. 31 (1977) 629-651 (the first-order condition).
 
 Examples
 --------
@@ -43,6 +49,9 @@ Examples
 >>> p = fam.sample(3)
 >>> p.shape, p.kind, fam.parameters(3).shape, fam.scalars(3).shape
 ((32, 32), 'helmholtz', (32, 32), (1,))
+>>> q = operators.family("helmholtz", 16, dim=3, boundary="absorbing", kh=(0.2, 0.5)).sample(0)
+>>> q.shape, q.A.dtype, q.params["mass"].shape
+((16, 16, 16), dtype('complex128'), (4096,))
 """
 
 from __future__ import annotations
@@ -57,6 +66,8 @@ import scipy.sparse as sp
 from operators.assembly import diffusion_matrix, grid_spacing
 from operators.fields import gaussian_random_field, lognormal_coefficient, random_diffusion
 from operators.gallery import (
+    BOUNDARIES,
+    absorbing_diagonal,
     diffusion,
     laplacian_eigenvalue_range,
     poisson,
@@ -79,18 +90,22 @@ def _sequence(seed: int, index: int) -> np.random.SeedSequence:
 
 @dataclass(frozen=True)
 class _Family:
-    """Shared fields and checks: grid ``G`` (``G x G`` interior nodes), seed, GRF options."""
+    """Shared fields and checks: grid ``G`` (``G^dim`` interior nodes), seed, GRF options,
+    ``dim`` (2 or 3)."""
 
     grid: int
     seed: int = 0
     length_scale: float = 0.1
     variance: float = 1.0
+    dim: int = 2
     name: ClassVar[str] = ""
     complex: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.grid, (int, np.integer)) or self.grid < 2:
             raise ValueError(f"grid must be an integer >= 2 (G x G nodes), not {self.grid!r}")
+        if isinstance(self.dim, bool) or self.dim not in (2, 3):
+            raise ValueError(f"dim must be 2 or 3 (a G x G or G x G x G grid), not {self.dim!r}")
         if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, not {self.seed!r}")
         if as_real(self.length_scale, "length_scale") <= 0:
@@ -98,9 +113,9 @@ class _Family:
         as_real(self.variance, "variance", minimum=0.0)
 
     @property
-    def shape(self) -> tuple[int, int]:
-        """The grid shape ``(G, G)``."""
-        return (int(self.grid), int(self.grid))
+    def shape(self) -> tuple[int, ...]:
+        """The grid shape ``(G,) * dim``."""
+        return (int(self.grid),) * int(self.dim)
 
     def _field(self, index: int, **options: Any) -> np.ndarray:
         """The log-normal field of sample ``index`` (:func:`operators.lognormal_coefficient`)."""
@@ -117,7 +132,7 @@ class _Family:
         raise NotImplementedError
 
     def parameters(self, index: int) -> np.ndarray:
-        """The ``(G, G)`` parameter field of sample ``index``."""
+        """The ``(G,) * dim`` parameter field of sample ``index``."""
         raise NotImplementedError
 
     def _tag(self, p: GridProblem, index: int, field: np.ndarray) -> GridProblem:
@@ -150,16 +165,25 @@ class HelmholtzFamily(_Family):
 
     The wave speed is log-normal, ``c = exp(g)`` with ``Var g = variance`` (default 0.04: ``c``
     within about ``exp(+-0.4)``), and the wave number ``k = kh / h`` with ``kh`` uniform in the
-    interval ``kh`` (a float fixes it). The matrix is the 5-point Laplacian with the diagonal
-    shifted by ``-(k/c_j)^2``: real symmetric, and indefinite when ``min_j (k/c_j)^2`` exceeds
-    the smallest Laplacian eigenvalue (``positive_definite`` is False then, True when
-    ``max_j (k/c_j)^2`` stays below it, ``None`` in between). ``params["k"]`` holds ``k``; the
-    parameter field is ``c``, the scalar parameter ``k``.
+    interval ``kh`` (a float fixes it; 0.2-0.5 is 31-13 points per wavelength). The matrix is
+    the 5-point (7-point in 3D) Laplacian with the diagonal shifted by ``-(k/c_j)^2``.
+
+    ``boundary="dirichlet"`` (default): zero boundary values; the matrix is real symmetric,
+    indefinite when ``min_j (k/c_j)^2`` exceeds the smallest Laplacian eigenvalue
+    (``positive_definite`` is False then, True when ``max_j (k/c_j)^2`` stays below it,
+    ``None`` in between). ``boundary="absorbing"``: the first-order absorbing condition
+    ``du/dn + i (k/c) u = 0`` on every face (:func:`operators.gallery.absorbing_diagonal`), a
+    complex symmetric (not Hermitian) complex128 matrix and right-hand side.
+
+    ``params`` holds ``k``, ``kh`` and ``mass``, the flattened ``(k/c)^2`` (``A = L_B -
+    diag(mass)`` with ``L_B`` the Laplacian with its boundary condition): what
+    ``pc="shifted-laplacian"`` shifts. The parameter field is ``c``, the scalar parameter ``k``.
     """
 
     length_scale: float = 0.2
     variance: float = 0.04
     kh: float | tuple[float, float] = (0.2, 0.3)
+    boundary: str = "dirichlet"
     name: ClassVar[str] = "helmholtz"
 
     def __post_init__(self) -> None:
@@ -167,6 +191,7 @@ class HelmholtzFamily(_Family):
         lo, hi = self._kh_range()
         if not 0 < lo <= hi:
             raise ValueError(f"kh must be positive (a float or a (low, high) pair), not {self.kh}")
+        choice(self.boundary, BOUNDARIES, "boundary")
 
     def _kh_range(self) -> tuple[float, float]:
         kh = np.atleast_1d(np.asarray(self.kh, dtype=float))
@@ -192,12 +217,19 @@ class HelmholtzFamily(_Family):
         k = float(self.scalars(index)[0])
         shift = (k / c) ** 2
         spacing = grid_spacing(self.shape)
-        A = diffusion_matrix(unit_faces(self.shape), spacing, diagonal=-shift)
+        absorbing = self.boundary == "absorbing"
+        diagonal = -shift + absorbing_diagonal(k / c, spacing) if absorbing else -shift
+        A = diffusion_matrix(unit_faces(self.shape), spacing, diagonal=diagonal)
         lam = laplacian_eigenvalue_range(spacing)[0]
-        definite = True if shift.max() < lam else False if shift.min() > lam else None
-        p = GridProblem(A, np.ones(self.grid**2), self.shape, spacing, kind="helmholtz",
-                        symmetric=True, positive_definite=definite, coefficient=c,
-                        params={"k": k, "kh": k * spacing[0], "wave_speed": "lognormal"})
+        definite = (False if absorbing else True if shift.max() < lam
+                    else False if shift.min() > lam else None)
+        p = GridProblem(A, np.ones(A.shape[0], dtype=A.dtype), self.shape, spacing,
+                        kind="helmholtz", symmetric=not absorbing, positive_definite=definite,
+                        coefficient=c, params={"k": k, "kh": k * spacing[0],
+                                               "wave_speed": "lognormal"})
+        if absorbing:
+            p.params.update(boundary="absorbing", complex_symmetric=True)
+        p.params["mass"] = shift.ravel()
         return self._tag(p, index, c)
 
 
@@ -234,11 +266,18 @@ class ThermalFamily(_Family):
     Diffusion as :func:`operators.diffusion` (harmonic face averages), convection first-order
     upwind as :func:`operators.convection_diffusion`; nonsymmetric, with a positive definite
     symmetric part. ``velocity`` (default ``(40, 20)``: global Peclet number about 40 for
-    ``K ~ 1``) is the same for every sample; the parameter field is ``K``.
+    ``K ~ 1``; components not given, the third in 3D, are zero) is the same for every sample;
+    the parameter field is ``K``.
     """
 
     variance: float = 0.5
-    velocity: tuple[float, float] = (40.0, 20.0)
+    velocity: tuple[float, ...] = (40.0, 20.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if np.ndim(self.velocity) != 1 or not 1 <= len(self.velocity) <= self.dim:
+            raise ValueError(f"velocity must have 1 to dim={self.dim} components, not "
+                             f"{self.velocity!r}")
     name: ClassVar[str] = "thermal"
 
     def parameters(self, index: int) -> np.ndarray:
@@ -248,6 +287,7 @@ class ThermalFamily(_Family):
         K = self.parameters(index)
         p = diffusion(K)
         v = tuple(as_real(c, "each velocity component") for c in self.velocity)
+        v = v + (0.0,) * (self.dim - len(v))
         p.A = sp.csr_matrix(p.A + upwind_matrix(self.shape, p.spacing, v))
         p.A.sort_indices()
         p.kind, p.symmetric, p.positive_definite = "thermal", False, False
@@ -269,11 +309,13 @@ def family(name: str, grid: int, *, seed: int = 0, **options: Any) -> _Family:
     name
         A key of :data:`FAMILIES`.
     grid
-        ``G``: samples live on the ``G x G`` interior grid, ``n = G^2``.
+        ``G``: samples live on the ``G x G`` interior grid, ``n = G^2`` (``G^3`` with
+        ``dim=3``).
     seed
         Sample ``i`` draws from ``SeedSequence([seed, i])``.
     **options
-        Fields of the family class (``length_scale``, ``variance``, ``kh``, ``velocity``).
+        Fields of the family class (``dim``, ``length_scale``, ``variance``, ``kh``,
+        ``boundary``, ``velocity``).
 
     Examples
     --------

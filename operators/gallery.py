@@ -50,6 +50,53 @@ def laplacian_eigenvalue_range(spacing: Sequence[float]) -> tuple[float, float]:
     return lo, hi
 
 
+#: Boundary conditions of the Helmholtz family (:class:`operators.families.HelmholtzFamily`).
+BOUNDARIES = {"dirichlet": "zero boundary values",
+              "absorbing": "first-order absorbing condition du/dn + i k u = 0"}
+
+
+def absorbing_diagonal(wavenumber: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
+    r"""Diagonal term of the first-order absorbing condition ``du/dn + i kappa u = 0``.
+
+    The condition is imposed at the ghost node beyond each boundary face, one-sidedly:
+    ``(u_g - u_j)/h + i kappa_j u_g = 0``, so ``u_g = u_j / (1 + i kappa_j h)``, and the
+    neighbour term ``-u_g / h^2`` of the (2d+1)-point Laplacian moves onto the diagonal. A
+    node next to ``f`` boundary faces (``f`` = 1 on a face, 2 on an edge, 3 at a corner) gets
+
+    .. math:: -\sum_{a \in 	ext{faces}} rac{1}{h_a^2 (1 + i \kappa_j h_a)},
+
+    whose imaginary part ``kappa h / (h^2 (1 + kappa^2 h^2))`` is positive: the damping has
+    the sign of the complex shift of ``pc="shifted-laplacian"`` [5]_ (time factor
+    ``exp(i omega t)``). Add it to the Dirichlet matrix's diagonal.
+
+    Parameters
+    ----------
+    wavenumber
+        ``kappa = k / c`` at every node of the interior grid (its shape is the grid shape).
+    spacing
+        Grid spacing per axis.
+
+    References
+    ----------
+    .. [5] Y. A. Erlangga, C. W. Oosterlee, C. Vuik, "A novel multigrid based preconditioner
+       for heterogeneous Helmholtz problems", SIAM J. Sci. Comput. 27(4), 2006, 1471-1492.
+
+    Examples
+    --------
+    >>> d = absorbing_diagonal(np.zeros((3, 3)), (0.25, 0.25))   # kappa = 0: a Neumann face
+    >>> d.real.tolist()
+    [[-32.0, -16.0, -32.0], [-16.0, 0.0, -16.0], [-32.0, -16.0, -32.0]]
+    """
+    kappa = np.asarray(wavenumber, dtype=float)
+    out = np.zeros(kappa.shape, dtype=complex)
+    for a, h in enumerate(spacing):
+        term = -1.0 / (h**2 * (1 + 1j * kappa * h))
+        ends = [0, kappa.shape[a] - 1]
+        index = tuple(slice(None) if i != a else ends for i in range(kappa.ndim))
+        out[index] += term[index]
+    return out
+
+
 def poisson(shape: int | tuple[int, ...], rhs: np.ndarray | None = None) -> GridProblem:
     """Poisson problem ``-Laplace(u) = f``: the 3-, 5- or 7-point stencil in 1D, 2D or 3D.
 
@@ -156,7 +203,8 @@ def helmholtz(
     -------
     GridProblem
         ``kind="helmholtz"``; ``params`` holds ``k``, ``damping``, ``shift``, ``hermitian``,
-        ``complex_symmetric`` and the Laplacian eigenvalue range.
+        ``complex_symmetric``, the Laplacian eigenvalue range and ``mass = k^2`` (what
+        ``pc="shifted-laplacian"`` shifts).
 
     References
     ----------
@@ -185,6 +233,7 @@ def helmholtz(
         "hermitian": hermitian,
         "complex_symmetric": True,
         "laplacian_eigenvalue_range": (lo, hi),
+        "mass": k**2,
         "points_per_wavelength": 2 * np.pi / (abs(k) * max(spacing)) if k else np.inf,
     }
     b = as_rhs(rhs, shape, dtype=complex if damping > 0 else float)

@@ -21,6 +21,7 @@ from solvers.pc.amg import AMG
 from solvers.pc.icc import ICC
 from solvers.pc.ilu import ILU
 from solvers.pc.jacobi import Jacobi
+from solvers.pc.shifted_laplacian import ShiftedLaplacian
 from solvers.pc.ssor import SSORPreconditioner
 from solvers.registry import JaxSpec, Kind, PetscSpec, register
 from solvers.stationary.sor import SOR, SSOR
@@ -74,6 +75,15 @@ AMG_PARAMS = (
     positive_int("max_coarse", 10, 100_000, "largest coarse level solved directly"),
     Param("keep", "bool", False, doc="keep pyamg's temporaries"),
 )
+
+#: ``pc="shifted-laplacian"`` (issue 30): the shift and pyamg's options (``symmetry`` is fixed:
+#: the shifted operator is complex symmetric).
+SHIFTED_LAPLACIAN_PARAMS = (
+    Param("beta1", "float", 1.0, low=-10.0, high=10.0, doc="real part of the shift"),
+    Param("beta2", "float", 0.5, low=0.0, high=10.0, open_low=True,
+          doc="imaginary part of the shift (damping, > 0)"),
+) + tuple(p for p in AMG_PARAMS if p.name not in ("symmetry", "keep"))
+
 
 def _none() -> None:
     """``pc="none"`` on the host: no preconditioner object."""
@@ -144,6 +154,10 @@ PCS: list[Row] = [
      "one SSOR sweep (omega)", (omega(),)),
     ("amg", AMG, None, PetscSpec(pc_type="gamg"),
      "smoothed-aggregation AMG V-cycle (pyamg; PETSc GAMG)", AMG_PARAMS),
+    # issue 30 (helper C): the complex shifted Laplacian for Helmholtz (host, pyamg)
+    ("shifted-laplacian", ShiftedLaplacian, None, None,
+     "complex shifted Laplacian -Lap - (beta1 - i beta2)(k/c)^2, one pyamg cycle (Helmholtz)",
+     SHIFTED_LAPLACIAN_PARAMS),
     ("lu", None, None,
      PetscSpec(pc_type="lu", parallel="redundant", parallel_options={"redundant_pc_type": "lu"}),
      "complete LU factorization (PETSc PCLU; redundant in parallel)", ()),
@@ -153,8 +167,12 @@ PCS: list[Row] = [
      "one forward SOR sweep (PETSc PCSOR; local sweeps in parallel)", (omega(),)),
     ("hypre", None, None, PetscSpec(pc_type="hypre", requires_package="hypre"),
      "hypre BoomerAMG (PETSc built with --download-hypre)", ()),
+    # issue 28 (helper A): black-box (Galerkin) or rediscretised coarse levels
     ("mg", None, JaxSpec("solvers.backends.jax.operators:mg"), None,
-     "geometric multigrid V-cycle on a matrix-free stencil (JAX; poisson/diffusion grids)", ()),
+     "geometric multigrid V-cycle on a matrix-free stencil (JAX; poisson/diffusion grids)",
+     (Param("coarsening", "choice", "galerkin", choices=("galerkin", "rediscretise"),
+            doc="coarse levels: black-box interpolation and P^T A P (robust to jumps), or "
+                "linear interpolation and rediscretised stencils"),)),
 ]
 
 #: Registry fields that differ from the defaults: ``pycg`` (PETSc only, no host class) is CG;

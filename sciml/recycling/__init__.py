@@ -5,8 +5,9 @@
 - :func:`fast_order` (:mod:`sciml.recycling.fast_sort`): low Fourier modes, a Hilbert curve
   and greedy blocks, for large ``N``;
 - :mod:`sciml.recycling.datagen`: ``python -m sciml datagen``, input/solution pairs of a family
-  of :mod:`operators.families`, sorted and solved with ``method="gcrodr"``, in resumable
-  shards across MPI ranks; :func:`run_datagen`, :func:`load_dataset`.
+  of :mod:`operators.families` (2D or 3D, ``--grid 64x64x64``), sorted and solved with
+  ``method="gcrodr"``, in resumable shards across MPI ranks, with per-sample time and peak
+  memory; :func:`run_datagen`, :func:`load_dataset`.
 """
 
 from sciml.recycling.datagen import load_dataset, run_datagen

@@ -19,16 +19,22 @@ Data format
 ``DIR/datagen.json``
     A :func:`sciml.persist.write_state` file, kind ``"sciml.datagen"``, version 1; payload:
     ``problem``, ``count``, ``grid``, ``seed``, ``method``, ``pc``, ``rtol``, ``restart``,
-    ``recycle``, ``shard_size``, ``sort``, ``backend``. A restart with other values is refused.
+    ``recycle``, ``shard_size``, ``sort``, ``backend``, and, when not the defaults, ``dim``
+    (3 for a ``G x G x G`` grid) and the family options (``boundary``, ``kh``). A restart
+    with other values is refused.
 ``DIR/shard-<start:08d>-<stop:08d>.npz``
     One per range of global indices ``[start, stop)``, rows in index order:
 
     - ``indices``: int64 ``(s,)``, the global sample indices;
-    - ``inputs``: float64 ``(s, G, G)``, the parameter field (Darcy ``K``, Helmholtz wave
-      speed ``c``, Poisson source ``f``, thermal conductivity ``K``);
-    - ``solutions``: ``(s, G, G)``, float64 (complex128 for a complex family);
+    - ``inputs``: float64 ``(s, G, G)`` (``(s, G, G, G)`` in 3D), the parameter field (Darcy
+      ``K``, Helmholtz wave speed ``c``, Poisson source ``f``, thermal conductivity ``K``);
+    - ``solutions``: ``(s, G, G)`` (``(s, G, G, G)``), float64 (complex128 for a complex
+      family: Helmholtz with ``boundary="absorbing"``);
     - ``iterations``: int64 ``(s,)``; ``residuals``: float64 ``(s,)``, the true residual norms
-      ``||b - A x||``; ``converged``: bool ``(s,)``; ``seconds``: float64 ``(s,)``, solve time.
+      ``||b - A x||``; ``converged``: bool ``(s,)``; ``seconds``: float64 ``(s,)``, solve time
+      (assembly of the sample excluded); ``memory``: int64 ``(s,)``, the process's peak
+      resident memory in bytes during the solve (Linux ``VmHWM``, reset before each solve
+      through ``/proc/self/clear_refs``; where that cannot be reset, the peak so far).
 
 :func:`load_dataset` merges the shards in index order.
 
@@ -41,6 +47,9 @@ Examples
 --------
 ``OPENBLAS_NUM_THREADS=1 mpiexec -n 2 python -m sciml datagen --problem darcy --count 400
 --grid 80 --out runs/darcy --method gcrodr --pc jacobi --rtol 1e-8 --restart 40 --recycle 20``
+
+``python -m sciml datagen --problem helmholtz --grid 64x64x64 --boundary absorbing --kh 0.2
+0.5 --count 200 --out runs/h3d --pc shifted-laplacian --restart 60 --recycle 20``
 
 >>> import tempfile
 >>> out = tempfile.mkdtemp()
@@ -61,6 +70,7 @@ from typing import Any
 import numpy as np
 
 from operators.families import FAMILIES, family
+from operators.gallery import BOUNDARIES
 from operators.validate import choice
 from sciml.batch import (
     BatchSummary,
@@ -85,7 +95,10 @@ __all__ = ["KEYS", "MANIFEST", "SORTS", "datagen_job", "load_dataset", "run_data
 MANIFEST = "datagen.json"
 _KIND, _VERSION = "sciml.datagen", 1
 #: The arrays of every shard, one row per sample.
-KEYS = ("indices", "inputs", "solutions", "iterations", "residuals", "converged", "seconds")
+KEYS = ("indices", "inputs", "solutions", "iterations", "residuals", "converged", "seconds",
+        "memory")
+#: Keys a shard written before ``memory`` was recorded may lack.
+OPTIONAL = ("memory",)
 #: Orderings of a shard: ``(fields, scalars, start) -> permutation``.
 SORTS = {
     "greedy": lambda fields, scalars, start: greedy_order(fields, scalars, start=start),
@@ -98,7 +111,8 @@ def datagen_job(problem: str, count: int, grid: int, *, out: str | os.PathLike,
                 seed: int = 0, method: str = "gcrodr", pc: str | None = "ilu",
                 rtol: float = 1e-8, restart: int = 40, recycle: int = 20,
                 shard_size: int = 100, sort: str = "greedy",
-                backend: str = "scipy") -> ShardJob:
+                backend: str = "scipy", dim: int = 2,
+                family_options: dict[str, Any] | None = None) -> ShardJob:
     """The checked :class:`sciml.batch.ShardJob` of :func:`run_datagen`; nothing is written.
 
     Raises
@@ -107,7 +121,8 @@ def datagen_job(problem: str, count: int, grid: int, *, out: str | os.PathLike,
         A bad argument (unknown problem, method, pc or sort; negative count; ...).
     """
     check_counts(count, shard_size)
-    fam = family(problem, grid, seed=seed)
+    options = dict(family_options or {})
+    fam = family(problem, grid, seed=seed, dim=dim, **options)
     order = choice(sort, SORTS, "sort")
     if not 0 <= recycle < restart:
         raise ValueError(f"need 0 <= recycle < restart, got recycle={recycle}, "
@@ -116,9 +131,13 @@ def datagen_job(problem: str, count: int, grid: int, *, out: str | os.PathLike,
               "method": method, "pc": pc, "rtol": float(rtol), "restart": int(restart),
               "recycle": int(recycle), "shard_size": int(shard_size), "sort": sort,
               "backend": backend}
+    if dim != 2:
+        params["dim"] = int(dim)
+    params.update({key: _plain(value) for key, value in sorted(options.items())})
     accepted = registry.lookup(method, "method").parameters() if method != "auto" else set()
-    options = {k: params[k] for k in ("restart", "recycle") if k in accepted}
-    solve = sample_solver(method, pc, backend, rtol, **options)
+    solve = sample_solver(method, pc, backend, rtol,
+                          **{k: params[k] for k in ("restart", "recycle") if k in accepted})
+    whole = backend == "scipy"  # the host solver takes the problem (pcs read its params)
     last: list[np.ndarray] = []  # the features of the last sample this rank solved
 
     def work(start: int, stop: int, bar: Any) -> tuple[dict[str, np.ndarray], float]:
@@ -131,7 +150,7 @@ def datagen_job(problem: str, count: int, grid: int, *, out: str | os.PathLike,
         sort_seconds = time.perf_counter() - clock
         rows: dict[int, dict[str, Any]] = {}
         for j in path:
-            rows[j] = _solve(fam.sample(indices[j]), solve)
+            rows[j] = _solve(fam.sample(indices[j]), solve, whole)
             bar.update(1)
         last[:] = [np.concatenate([fields[path[-1]].ravel(), scalars[path[-1]]])]
         arrays = {key: np.stack([rows[j][key] for j in range(len(indices))])
@@ -148,14 +167,48 @@ def _nearest(fields: np.ndarray, scalars: np.ndarray, previous: np.ndarray) -> i
     return int(np.argmin(np.linalg.norm(features - previous, axis=1)))
 
 
-def _solve(p: Any, solve: Any) -> dict[str, Any]:
-    """Solve one sample; its row of the shard (without ``indices`` and ``inputs``)."""
+def _plain(value: Any) -> Any:
+    """A family option as the manifest's JSON stores it (a tuple becomes a list)."""
+    return [float(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _solve(p: Any, solve: Any, whole: bool) -> dict[str, Any]:
+    """Solve one sample (``whole``: pass the problem, not only its matrix); its row of the
+    shard (without ``indices`` and ``inputs``)."""
+    reset_peak_memory()
     clock = time.perf_counter()
-    x, result = solve(p.A, p.b)
+    x, result = solve(p if whole else p.A, p.b)
     return {"solutions": p.grid(x), "iterations": np.int64(result.iterations),
             "residuals": np.float64(result.residual_norm),
             "converged": np.bool_(result.converged),
-            "seconds": np.float64(time.perf_counter() - clock)}
+            "seconds": np.float64(time.perf_counter() - clock),
+            "memory": np.int64(peak_memory())}
+
+
+def reset_peak_memory() -> bool:
+    """Reset the process's peak resident memory (Linux: ``5`` to ``/proc/self/clear_refs``);
+    False where that is not possible (then :func:`peak_memory` is the peak so far)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_memory() -> int:
+    """Peak resident memory of this process in bytes since :func:`reset_peak_memory`
+    (``VmHWM``; ``ru_maxrss`` where ``/proc`` is absent)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,
@@ -163,7 +216,8 @@ def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,
                 rtol: float = 1e-8, restart: int = 40, recycle: int = 20,
                 shard_size: int = 100, sort: str = "greedy", backend: str = "scipy",
                 max_shards: int | None = None, comm: Any = None,
-                progress: bool = True) -> BatchSummary:
+                progress: bool = True, dim: int = 2,
+                family_options: dict[str, Any] | None = None) -> BatchSummary:
     """Generate ``count`` samples of ``problem`` on the ``grid x grid`` grid into ``out``.
 
     Parameters
@@ -171,7 +225,8 @@ def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,
     problem
         ``"darcy"``, ``"helmholtz"``, ``"poisson"`` or ``"thermal"`` (:data:`operators.FAMILIES`).
     count, grid, seed
-        Samples ``0 .. count-1`` of ``operators.family(problem, grid, seed=seed)``.
+        Samples ``0 .. count-1`` of ``operators.family(problem, grid, seed=seed, dim=dim,
+        **family_options)``.
     out
         Output directory (created): ``datagen.json`` and the shards (see the module notes).
     method, pc, rtol, backend
@@ -189,6 +244,11 @@ def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,
         mpi4py communicator; default :func:`sciml.batch.default_comm`.
     progress
         Show a tqdm bar on rank 0.
+    dim
+        2 (a ``grid x grid`` grid) or 3 (``grid x grid x grid``, 7-point stencils).
+    family_options
+        Further fields of the family (e.g. ``{"boundary": "absorbing", "kh": (0.2, 0.5)}``
+        for Helmholtz); recorded in the manifest.
 
     Returns
     -------
@@ -203,7 +263,7 @@ def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,
     """
     job = datagen_job(problem, count, grid, out=out, seed=seed, method=method, pc=pc,
                       rtol=rtol, restart=restart, recycle=recycle, shard_size=shard_size,
-                      sort=sort, backend=backend)
+                      sort=sort, backend=backend, dim=dim, family_options=family_options)
     return run_shards(job, comm=comm, max_shards=max_shards, progress=progress)
 
 
@@ -254,12 +314,12 @@ def load_dataset(out: str | os.PathLike, *, allow_partial: bool = False) -> dict
 
 def _check_shard(path: Path, shard: dict[str, np.ndarray], start: int, stop: int) -> None:
     """A shard holds every key, with the indices ``start .. stop-1`` in one row each."""
-    absent = [key for key in KEYS if key not in shard]
+    absent = [key for key in KEYS if key not in shard and key not in OPTIONAL]
     if absent:
         raise DatasetError(f"{path} lacks the array(s) {', '.join(absent)}; it was not written "
                            f"by datagen or is corrupt: delete it and rerun the same command")
     if not np.array_equal(shard["indices"], np.arange(start, stop)) or any(
-            len(shard[key]) != stop - start for key in KEYS):
+            len(shard[key]) != stop - start for key in KEYS if key in shard):
         raise DatasetError(f"{path} does not hold one row per sample {start}..{stop - 1}; "
                            f"delete it and rerun the same command")
 
@@ -274,7 +334,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "method, written as resumable shards (see sciml/recycling/datagen.py).")
     p.add_argument("--problem", required=True, choices=sorted(FAMILIES))
     p.add_argument("--count", type=int, required=True, help="number of samples")
-    p.add_argument("--grid", type=int, required=True, help="G: samples on the G x G grid")
+    p.add_argument("--grid", type=grid_argument, required=True,
+                   help="G (a G x G grid), GxG or GxGxG (e.g. 64x64x64: 3D, 7-point stencils)")
+    p.add_argument("--boundary", choices=sorted(BOUNDARIES), default=None,
+                   help="Helmholtz boundary condition (default dirichlet; absorbing: first-order "
+                        "absorbing condition, complex systems)")
+    p.add_argument("--kh", type=float, nargs="+", default=None, metavar="KH",
+                   help="Helmholtz k h: one value or LOW HIGH (default 0.2 0.3)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--method", default="gcrodr")
@@ -292,12 +358,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_main)
 
 
+def grid_argument(text: str) -> tuple[int, int]:
+    """``--grid``: ``"G"`` or ``"GxG"`` (2D), ``"GxGxG"`` (3D), every size the same integer
+    >= 2; returns ``(G, dim)``."""
+    parts = text.lower().split("x")
+    try:
+        sizes = [int(part) for part in parts]
+    except ValueError:
+        sizes = []
+    if not sizes or len(sizes) > 3 or min(sizes) < 2 or len(set(sizes)) != 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a grid: give G, GxG or GxGxG with one integer G >= 2 "
+            f"(e.g. 80 or 64x64x64)")
+    return sizes[0], max(len(sizes), 2)
+
+
 def _main(args: argparse.Namespace) -> int:
     comm = default_comm()
-    job = datagen_job(args.problem, args.count, args.grid, out=args.out, seed=args.seed,
+    grid, dim = args.grid
+    options: dict[str, Any] = {}
+    if args.boundary is not None:
+        options["boundary"] = args.boundary
+    if args.kh is not None:
+        if len(args.kh) > 2:
+            raise ValueError(f"--kh takes one value or LOW HIGH, not {len(args.kh)} values")
+        options["kh"] = tuple(args.kh) if len(args.kh) == 2 else args.kh[0]
+    job = datagen_job(args.problem, args.count, grid, out=args.out, seed=args.seed,
                       method=args.method, pc=args.pc, rtol=args.rtol, restart=args.restart,
                       recycle=args.recycle, shard_size=args.shard_size, sort=args.sort,
-                      backend=args.backend)
+                      backend=args.backend, dim=dim, family_options=options)
     summary = run_shards(job, comm=comm, max_shards=args.max_shards,
                          progress=not args.no_progress)
     samples = comm.allreduce(summary.samples)

@@ -45,18 +45,22 @@ CURVE_BITS = 16
 
 
 def fourier_features(fields: np.ndarray, modes: int = 4) -> np.ndarray:
-    """Rows of the lowest ``|k| <= modes`` 2D Fourier coefficients (real, imaginary parts).
+    """Rows of the lowest ``|k| <= modes`` Fourier coefficients (real, imaginary parts).
 
-    ``fields`` is ``(N, G1, G2)``; the FFT is orthonormal, so with every mode kept the
-    Euclidean distance of two rows would be (up to the real FFT's halved spectrum) the
-    Frobenius distance of the fields.
+    ``fields`` is ``(N, G1, G2)`` or ``(N, G1, G2, G3)``; the FFT is orthonormal, so with
+    every mode kept the Euclidean distance of two rows would be (up to the real FFT's halved
+    spectrum) the Frobenius distance of the fields.
     """
     fields = np.asarray(fields, dtype=float)
-    if fields.ndim != 3:
-        raise ValueError(f"fields must be (N, G1, G2) arrays, not of shape {fields.shape}")
-    F = scipy.fft.rfft2(fields, norm="ortho")
-    rows = np.r_[0 : min(modes + 1, F.shape[1]), max(F.shape[1] - modes, modes + 1) : F.shape[1]]
-    low = F[:, rows, : modes + 1].reshape(len(fields), -1)
+    if fields.ndim not in (3, 4):
+        raise ValueError(f"fields must be (N, G1, G2) or (N, G1, G2, G3) arrays, not of shape "
+                         f"{fields.shape}")
+    axes = tuple(range(1, fields.ndim))
+    F = scipy.fft.rfftn(fields, axes=axes, norm="ortho")
+    index = [np.arange(len(fields))] + [
+        np.r_[0 : min(modes + 1, m), max(m - modes, modes + 1) : m] for m in F.shape[1:-1]
+    ] + [np.arange(min(modes + 1, F.shape[-1]))]
+    low = F[np.ix_(*index)].reshape(len(fields), -1)
     return np.concatenate([low.real, low.imag], axis=1)
 
 

@@ -60,11 +60,39 @@ def test_poisson_shares_one_matrix_and_thermal_is_nonsymmetric():
     assert abs(upwind - upwind.T).max() > 1  # the nonsymmetric part is the convection's
 
 
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_3d_families_use_the_7_point_stencil(name):
+    fam = family(name, 6, seed=2, dim=3)
+    p = fam.sample(1)
+    assert p.shape == (6, 6, 6) and p.A.shape == (216, 216) and fam.parameters(1).shape == p.shape
+    assert np.diff(p.A.indptr).max() == 7  # an interior node couples to its six neighbours
+    assert not np.array_equal(fam.parameters(1), family(name, 6, seed=2).parameters(1))
+
+
+def test_absorbing_helmholtz_is_the_dirichlet_matrix_plus_the_boundary_term():
+    G, h = 10, 1 / 11
+    dirichlet = family("helmholtz", G, dim=3, kh=(0.2, 0.5), seed=4)
+    absorbing = family("helmholtz", G, dim=3, kh=(0.2, 0.5), seed=4, boundary="absorbing")
+    p, q = dirichlet.sample(2), absorbing.sample(2)
+    kappa = np.sqrt(q.params["mass"]).reshape(q.shape)  # k / c
+    np.testing.assert_allclose(kappa, q.params["k"] / q.params["field"])
+    assert 0.2 <= q.params["kh"] <= 0.5 and q.A.dtype == q.b.dtype == np.complex128
+    delta = (q.A - p.A).tocsr()
+    assert delta.nnz == G**3 - (G - 2) ** 3  # boundary nodes only, on the diagonal
+    face = G // 2 * G + G // 2  # node (0, G/2, G/2): one boundary face; node 0: three
+    np.testing.assert_allclose(delta[0, 0], -3 / (h**2 * (1 + 1j * kappa[0, 0, 0] * h)))
+    np.testing.assert_allclose(delta[face, face], -1 / (h**2 * (1 + 1j * kappa[0, 5, 5] * h)))
+    assert (q.A - q.A.T).nnz == 0 and q.symmetric is False and q.positive_definite is False
+    assert np.all(delta.diagonal().imag >= 0) and delta.diagonal().imag.max() > 0
+
+
 @pytest.mark.parametrize("bad", [{"name": "darcyy"}, {"grid": 1}, {"seed": -1},
-                                 {"name": "helmholtz", "kh": -0.1}, {"length_scale": 0.0}])
+                                 {"name": "helmholtz", "kh": -0.1}, {"length_scale": 0.0},
+                                 {"dim": 4}, {"name": "helmholtz", "boundary": "pml"},
+                                 {"name": "thermal", "velocity": (1.0, 2.0, 3.0)}])
 def test_bad_arguments_say_what_is_wrong(bad):
     args = {"name": "darcy", "grid": 8, **bad}
-    with pytest.raises(ValueError, match="darcyy|grid|seed|kh|length_scale"):
+    with pytest.raises(ValueError, match="darcyy|grid|seed|kh|length_scale|dim|boundary|velo"):
         fam = family(args.pop("name"), args.pop("grid"), **args)
         fam.sample(0)
     with pytest.raises(IndexError):
