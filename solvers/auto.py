@@ -39,9 +39,12 @@ AUTO_DIRECT_MAX_N = 10_000
 #: A direct solve is tried as a fallback up to this many unknowns (2D/3D PDE matrices of this
 #: size factor in well under the machine's memory with COLAMD/nested-dissection orderings).
 AUTO_DIRECT_FALLBACK_MAX_N = 250_000
-#: A stencil problem goes to JAX CG + multigrid above this many unknowns (below it the
-#: host's direct solve or pyamg finish before a new process has loaded JAX's programs).
-AUTO_JAX_MIN_N = 200_000
+#: A stencil problem goes to JAX CG + multigrid above this many unknowns. Measured
+#: (``benchmarks/bench_multigrid.py``, quiet 2-core machine): a new process's first solve
+#: with JAX pays 1-2.5 s of tracing, so at 262,144 unknowns (512^2, 64^3) it beats pyamg only
+#: on high-contrast coefficients (0.64-0.86x) and loses on smooth ones (1.4-2.4x); at 128^3
+#: (2.1 million) it wins on Poisson too (0.59x). In a warm process it wins from 262,144 on.
+AUTO_JAX_MIN_N = 1_000_000
 #: Every ``(kind, name)`` the plan below may pick: the parameters they declare are the ones
 #: ``method="auto"`` accepts (:meth:`solvers.request.Request.check_params`).
 CANDIDATES: tuple[tuple[registry.Kind, str], ...] = (
