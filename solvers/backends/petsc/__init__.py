@@ -199,10 +199,17 @@ def _plan(system: PetscSystem) -> list[auto.Choice]:
     no host copy (collectively: every rank makes the same choice)."""
     if system.host is not None:
         return auto.plan(facts(system.host), "petsc")
-    on_mat = auto.Facts(system.n, True, lambda: _symmetric(system),
-                        lambda: bool(system.A.getDiagonal().min()[1] > 0),
-                        system.positive_definite)
+    on_mat = mat_facts(system.A, lambda: _symmetric(system), system.positive_definite)
     return auto.plan(on_mat, "petsc")
+
+
+def mat_facts(matrix: PETSc.Mat, symmetric: Callable[[], bool],
+              positive_definite: bool | None) -> auto.Facts:
+    """``auto``'s facts of an assembled ``Mat`` without a host copy: its global size, the
+    ``symmetric`` verdict and the sign of its diagonal's minimum, both found collectively
+    (every rank sees the same), only when the plan asks for them."""
+    return auto.Facts(matrix.getSize()[0], True, symmetric,
+                      lambda: bool(matrix.getDiagonal().min()[1] > 0), positive_definite)
 
 
 def _symmetric(system: PetscSystem, trust_mat: bool = False) -> bool:

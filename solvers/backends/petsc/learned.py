@@ -13,6 +13,7 @@ from petsc4py import PETSc
 
 from solvers import auto
 from solvers.backends.common import facts, symmetry
+from solvers.backends.petsc import mat_facts
 from solvers.system import as_system, is_problem, symmetric_tag
 
 
@@ -34,7 +35,5 @@ def describe(A: Any, b: Any, known: dict[tuple, bool]) -> tuple[auto.Facts, Any,
         return known[fingerprint]
 
     spd = A.positive_definite if is_problem(A) else None
-    on_mat = auto.Facts(matrix.getSize()[0], True, symmetric,
-                        lambda: bool(matrix.getDiagonal().min()[1] > 0), spd)
-    return on_mat, fingerprint, matrix.getComm().tompi4py()
+    return mat_facts(matrix, symmetric, spd), fingerprint, matrix.getComm().tompi4py()
 
