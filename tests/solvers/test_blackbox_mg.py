@@ -63,9 +63,10 @@ def test_restriction_is_the_transpose_and_the_coarse_operator_is_galerkin(shape)
     np.testing.assert_allclose(inside, 1.0, rtol=1e-12)
 
 
-def test_the_galerkin_vcycle_is_symmetric_positive_definite() -> None:
+@pytest.mark.parametrize("coarsening", ["galerkin", "rediscretise"])
+def test_the_vcycle_is_symmetric_positive_definite(coarsening: str) -> None:
     K = contrast.inclusions((8, 8, 8), 1e4, seed=1)
-    M = _hierarchy(diffusion_stencil(jnp.asarray(K)))
+    M = _hierarchy(diffusion_stencil(jnp.asarray(K)), coarsening)
     assert len(M.stencils) == 2 and M.coarse is not None
     rng = np.random.default_rng(3)
     u, v = (jnp.asarray(rng.standard_normal(8**3)) for _ in range(2))
