@@ -12,16 +12,21 @@ Rows, per case and grid (``--cases``, ``--sizes2d``, ``--sizes3d``):
 - ``PETSc GAMG-CG``: ``method="cg", pc="amg", backend="petsc"`` (serial);
 - ``DCDM trained`` / ``DCDM fixed``: ``method="dcdm"`` with the shipped model of the
   problem's kind (``diffusion2d``/``diffusion3d``, ``poisson2d``/``poisson3d``) and with
-  ``model="fixed"`` (the untrained hierarchy), capped at ``--dcdm-maxiter``.
+  ``model="fixed"`` (the untrained hierarchy), capped at ``--dcdm-maxiter``;
+- ``DCDM-MG trained`` / ``DCDM-MG fixed``: ``method="dcdm"`` with the learned multigrid
+  prolongation ``model="contrast2d"`` (:mod:`sciml.dcdm.learned_prolongation`, 2D only;
+  trained on inclusions, channels, boxes and cracks of other seeds, 32^2 and 64^2) and with
+  ``model="fixed-mg"``, the same V-cycle with black-box weights (the network removed).
 
 Cases: ``poisson``; ``lognormal`` (log-normal K, variance 1.5, length scale 0.15, seed
 1000); ``disk-1e2``, ``disk-1e4`` (a centred disk/ball of that contrast);
 ``checker-1e4`` (8x8 checkerboard in 2D, 4^3 in 3D); ``channels-1e4`` (random sinusoidal
 channels, seed 1001); ``inclusions-1e4`` / ``inclusions-1e-4`` (12 random conducting /
-insulating disks, seed 1002) -- all from :mod:`operators.contrast` and
-:mod:`operators.fields`. One seeded random right-hand side, ``x0 = 0``, float64, the same
-stopping rule ``||b - A x|| <= rtol ||b||`` (``--rtol``, default 1e-8; the library's
-float64 verdict).
+insulating disks, seed 1002); ``cracks-1e4`` / ``cracks-1e-4`` (8 random thin segments at
+any angle, seed 1003; the learned prolongation trained on other seeds) -- all from
+:mod:`operators.contrast` and :mod:`operators.fields`. One seeded random right-hand side,
+``x0 = 0``, float64, the same stopping rule ``||b - A x|| <= rtol ||b||`` (``--rtol``,
+default 1e-8; the library's float64 verdict).
 
 Every case runs in fresh worker processes, twice: the first process compiles (``cold s``:
 its first call, compilation included) and fills JAX's persistent compilation cache; the
@@ -62,9 +67,11 @@ CONTENDERS: dict[str, dict[str, Any]] = {
     "PETSc GAMG-CG": {"method": "cg", "pc": "amg", "backend": "petsc"},
     "DCDM trained": {"method": "dcdm"},
     "DCDM fixed": {"method": "dcdm", "model": "fixed"},
+    "DCDM-MG trained": {"method": "dcdm", "model": "contrast2d"},
+    "DCDM-MG fixed": {"method": "dcdm", "model": "fixed-mg"},
 }
 CASES = ("poisson", "lognormal", "disk-1e2", "disk-1e4", "checker-1e4", "channels-1e4",
-         "inclusions-1e4", "inclusions-1e-4")
+         "inclusions-1e4", "inclusions-1e-4", "cracks-1e4", "cracks-1e-4")
 
 
 def coefficient(case: str, shape: tuple[int, ...]) -> Any:
@@ -85,6 +92,8 @@ def coefficient(case: str, shape: tuple[int, ...]) -> Any:
         return contrast.channels(shape, high, seed=1001)
     if name == "inclusions":
         return contrast.inclusions(shape, high, seed=1002)
+    if name == "cracks":
+        return contrast.cracks(shape, high, seed=1003)
     raise ValueError(f"unknown case {case!r}; cases: {', '.join(CASES)}")
 
 

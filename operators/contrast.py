@@ -1,4 +1,5 @@
-r"""Sharp high-contrast coefficients: disks, checkerboards, channels, random inclusions.
+r"""Sharp high-contrast coefficients: disks, checkerboards, channels, inclusions, boxes, cracks,
+random tilings.
 
 Piecewise-constant fields ``K`` on the interior nodes of the unit square/cube of
 :mod:`operators.gallery` (``n`` nodes per axis at ``x_i = (i + 1) / (n + 1)``): ``K = 1`` in
@@ -89,7 +90,60 @@ def inclusions(shape: int | tuple[int, ...], contrast: float, *, seed: Seed, cou
     return np.where(inside, _check(contrast), 1.0)
 
 
+def blocks(shape: int | tuple[int, ...], contrast: float, *, seed: Seed, count: int = 10,
+           sides: tuple[float, float] = (0.05, 0.3)) -> np.ndarray:
+    """``count`` axis-aligned boxes of random corner and side lengths in ``sides`` with
+    ``K = contrast``, possibly overlapping (sharp corners, corner contacts)."""
+    shape = as_shape(shape)
+    rng = _rng(seed)
+    x = _nodes(shape)
+    inside = np.zeros(shape, bool)
+    for _ in range(int(count)):
+        low = rng.uniform(0, 1, len(shape))
+        high = low + rng.uniform(*sides, len(shape))
+        inside |= np.all([(xi >= lo) & (xi < hi) for xi, lo, hi in zip(x, low, high,
+                                                                        strict=True)], axis=0)
+    return np.where(inside, _check(contrast), 1.0)
+
+
+def cracks(shape: int | tuple[int, ...], contrast: float, *, seed: Seed, count: int = 8,
+           length: tuple[float, float] = (0.2, 0.6), width: float = 0.03) -> np.ndarray:
+    """``count`` straight segments (in 3D: capsules) of random centre, direction and length
+    in ``length``, ``width`` wide, with ``K = contrast``: thin conducting (or, below one,
+    insulating) paths at every angle, not only along the grid."""
+    shape = as_shape(shape)
+    rng = _rng(seed)
+    x = _nodes(shape)
+    inside = np.zeros(shape, bool)
+    for _ in range(int(count)):
+        centre = rng.uniform(0.1, 0.9, len(shape))
+        direction = rng.standard_normal(len(shape))
+        direction /= np.linalg.norm(direction)
+        half = rng.uniform(*length) / 2
+        along = sum((xi - c) * t for xi, c, t in zip(x, centre, direction, strict=True))
+        t = np.clip(along, -half, half)
+        distance2 = sum((xi - c - t * v) ** 2 for xi, c, v in zip(x, centre, direction,
+                                                                    strict=True))
+        inside |= distance2 < (width / 2) ** 2
+    return np.where(inside, _check(contrast), 1.0)
+
+
+def tiles(shape: int | tuple[int, ...], contrast: float, *, seed: Seed,
+          cells: tuple[int, int] = (3, 12)) -> np.ndarray:
+    """A checkerboard of random tile sizes: each axis cut at ``c - 1`` random points, ``c``
+    drawn from ``cells``, tiles alternating ``1`` and ``contrast`` (cross points, where four
+    tiles meet at a corner, at random places)."""
+    shape = as_shape(shape)
+    rng = _rng(seed)
+    parity = 0
+    for x in _nodes(shape):
+        cuts = np.sort(rng.uniform(0, 1, int(rng.integers(cells[0], cells[1] + 1)) - 1))
+        parity = parity + np.searchsorted(cuts, x)
+    return np.where(parity % 2 == 1, _check(contrast), 1.0)
+
+
 #: The families by name (the random ones take ``seed``).
 FAMILIES: dict[str, Callable[..., np.ndarray]] = {
     "disk": disk, "checkerboard": checkerboard, "channels": channels, "inclusions": inclusions,
+    "blocks": blocks, "cracks": cracks, "tiles": tiles,
 }

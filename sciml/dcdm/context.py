@@ -20,8 +20,10 @@ import numpy as np
 import scipy.sparse as sp
 from jax.experimental import sparse as jsparse
 
+from operators import stencils
 from sciml.dcdm import stencil, weights
 from sciml.dcdm.families import default_model
+from sciml.dcdm.learned_prolongation import ProlongationNet
 from sciml.dcdm.model import DCDMNet
 from solvers.backends.jax.cache import enable as enable_compilation_cache
 from solvers.errors import InvalidOptionError, InvalidSystemError
@@ -34,11 +36,13 @@ class Context:
 
     ``operands`` are the arrays the jitted functions take as arguments (kept out of the
     compiled code as constants): the network's parameters, the stencil bands (or the BCOO
-    matrix) and the coefficient channel.
+    matrix) and the coefficient channel; for a ``learned-mg`` model
+    (:mod:`sciml.dcdm.learned_prolongation`) the bands and the V-cycle ``hierarchy`` (a
+    :class:`solvers.multigrid.Multigrid`, built once here, float64), which is the direction.
     """
 
     name: str
-    net: DCDMNet
+    net: DCDMNet | ProlongationNet
     meta: dict[str, Any]
     shape: tuple[int, ...]
     operands: dict[str, Any]
@@ -95,6 +99,8 @@ def build(system: LinearSystem, model: str | os.PathLike | None, shape: Any,
             f"DCDM model {name!r} is for {net.arch.ndim}-D grids but the grid {shape} is "
             f"{len(shape)}-D; pick model='poisson{len(shape)}d'")
     bands = stencil.bands_from_matrix(system.matrix, shape)
+    if isinstance(net, ProlongationNet):
+        return _multigrid_context(system, net, meta, name, shape, bands, method)
     params, static = eqx.partition(net, eqx.is_array)
     operands: dict[str, Any] = {"params": params}
     if bands is not None:
@@ -110,6 +116,46 @@ def build(system: LinearSystem, model: str | os.PathLike | None, shape: Any,
         operands["coefficient"] = stencil.coefficient_channel(
             np.asarray(diagonal, np.float32), len(shape))
     return Context(name, net, meta, shape, operands, static, bands is not None)
+
+
+def _multigrid_context(system: LinearSystem, net: ProlongationNet, meta: dict[str, Any],
+                       name: str, shape: tuple[int, ...], bands: stencil.Bands | None,
+                       method: str) -> Context:
+    """The context of a ``learned-mg`` model: the bands and the V-cycle, built here."""
+    if bands is None:
+        raise InvalidSystemError(
+            f"{method} with the learned multigrid model {name!r} needs a symmetric "
+            f"(2d+1)-point grid stencil (a Poisson or diffusion matrix on the grid {shape})")
+    with jax.enable_x64(True):
+        A = _grid_stencil(system.problem, bands)
+        hierarchy = _build_hierarchy(net, A)
+    operands = {"diagonal": np.asarray(bands.diagonal, np.float64),
+                "upper": tuple(np.asarray(u, np.float64) for u in bands.upper),
+                "hierarchy": hierarchy}
+    return Context(name, net, meta, shape, operands, None, True)
+
+
+@eqx.filter_jit
+def _build_hierarchy(net: ProlongationNet, A: Any) -> Any:
+    return net.hierarchy(A)
+
+
+def _grid_stencil(problem: Any, bands: stencil.Bands) -> stencils.Stencil:
+    """The float64 stencil of the Problem (its boundary faces as built), or one read off the
+    bands, each boundary face copying its neighbour (the V-cycle's interpolation next to the
+    boundary reads them; ``A u`` does not)."""
+    if getattr(problem, "kind", None) in stencils.STENCILS and \
+            tuple(getattr(problem, "shape", ())) == bands.shape:
+        return stencils.stencil(problem, np.float64)
+    faces = []
+    for axis, upper in enumerate(bands.upper):
+        n = bands.shape[axis]
+        inner = -np.take(upper, range(n - 1), axis=axis)
+        edge = [np.take(inner, [0], axis=axis), inner, np.take(inner, [-1], axis=axis)] \
+            if n > 1 else [np.take(bands.diagonal, [0], axis=axis) / 2] * 2
+        faces.append(jnp.asarray(np.concatenate(edge, axis=axis), jnp.float64))
+    return stencils.Stencil(tuple(faces), jnp.asarray(bands.diagonal, jnp.float64),
+                            bands.shape)
 
 
 def device_operands(ctx: Context) -> dict[str, Any]:
@@ -136,7 +182,10 @@ def apply_matrix(ctx: Context, ops: dict[str, Any]) -> Any:
 
 
 def network_direction(ctx: Context, ops: dict[str, Any]) -> Any:
-    """``r -> f(r / rms(r))`` on flat vectors, from the traced operands."""
+    """``r -> f(r / rms(r))`` on flat vectors, from the traced operands (for a
+    ``learned-mg`` model: one V-cycle, linear, in the dtype of ``r``)."""
+    if "hierarchy" in ops:
+        return ops["hierarchy"]
     net = eqx.combine(ops["params"], ctx.static)
     coefficient = ops.get("coefficient")
     return lambda r: apply_network(net, coefficient, ctx.shape, r)

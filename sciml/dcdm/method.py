@@ -84,8 +84,12 @@ class DCDM:
     ----------
     model
         ``"poisson2d"``, ``"poisson3d"``, ``"diffusion2d"`` (shipped), ``"paper-poisson2d"``
-        (the paper's nonlinear network, :mod:`sciml.dcdm.paper_net`), ``"fixed"`` or the
-        path of a ``.eqx`` weight file; default: chosen from the problem's kind and dimension.
+        (the paper's nonlinear network, :mod:`sciml.dcdm.paper_net`), ``"fixed"``,
+        ``"contrast2d"`` (a learned correction of black-box multigrid's prolongation for
+        sharp high-contrast coefficients, :mod:`sciml.dcdm.learned_prolongation`: the
+        direction is one float64 V-cycle), ``"fixed-mg"`` (that V-cycle with the black-box
+        weights) or the path of a ``.eqx`` weight file; default: chosen from the problem's
+        kind and dimension.
     truncation
         Number of previous directions each new one is A-orthogonalised against (paper: 2),
         in ``[1, 100]`` (each is two stored vectors of length ``n``, and adds to the compile

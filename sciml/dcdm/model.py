@@ -128,14 +128,15 @@ def _identity_conv(key: jax.Array, kernel: int, ndim: int, width: int,
     return w.at[(kernel // 2,) * ndim].add(jnp.eye(width))
 
 
-def _param(key: jax.Array | None, shape: tuple[int, ...],
-           init: Callable[[jax.Array], jax.Array]) -> jax.Array | np.ndarray:
+def param(key: jax.Array | None, shape: tuple[int, ...],
+          init: Callable[[jax.Array], jax.Array]) -> jax.Array | np.ndarray:
     """``init(key)``; for ``key=None`` an uninitialised float32 NumPy placeholder of ``shape``
     (the :func:`skeleton` weights are read into: no JAX computation, not even traced)."""
     return np.empty(shape, np.float32) if key is None else init(key)
 
 
-def _split(key: jax.Array | None, num: int) -> Any:
+def split_key(key: jax.Array | None, num: int) -> Any:
+    """``num`` keys from ``key`` (``None`` placeholders for a :func:`skeleton`)."""
     return (None,) * num if key is None else jax.random.split(key, num)
 
 
@@ -151,24 +152,24 @@ class Level(eqx.Module):
     def __init__(self, key: jax.Array | None, arch: Architecture, fine: int,
                  width: int) -> None:
         d, k = arch.ndim, arch.kernel
-        keys = _split(key, arch.convs + 2)
+        keys = split_key(key, arch.convs + 2)
         if fine == width:
-            self.lift = _param(keys[0], (fine, width), lambda key: jnp.eye(width) + 0.1 *
+            self.lift = param(keys[0], (fine, width), lambda key: jnp.eye(width) + 0.1 *
                                jax.random.normal(key, (fine, width)) / math.sqrt(fine))
         else:
-            self.lift = _param(keys[0], (fine, width),
+            self.lift = param(keys[0], (fine, width),
                                lambda key: jax.random.normal(key, (fine, width)) / math.sqrt(fine))
         self.convs = tuple(
-            _param(keys[2 + i], (k,) * d + (width, width),
+            param(keys[2 + i], (k,) * d + (width, width),
                    lambda key: _identity_conv(key, k, d, width, 0.3))
             for i in range(arch.convs))
-        self.scale = _param(key, (width,), lambda _: jnp.ones((width,)))
+        self.scale = param(key, (width,), lambda _: jnp.ones((width,)))
         # readout scaled by exp(-c_l / 2) at first: the D_l^{-1/2} of BPX with a coefficient
         shape = (k,) * d + (1, width)
-        self.modulation = _param(
+        self.modulation = param(
             keys[1], shape, lambda key: jnp.zeros(shape).at[(k // 2,) * d].set(-0.5)
             + 0.01 * jax.random.normal(key, shape)) if arch.coefficient else None
-        self.gate = _param(key, shape, lambda _: jnp.zeros(shape)) if arch.coefficient else None
+        self.gate = param(key, shape, lambda _: jnp.zeros(shape)) if arch.coefficient else None
 
 
 class DCDMNet(eqx.Module):
@@ -196,12 +197,12 @@ class DCDMNet(eqx.Module):
     def __init__(self, arch: Architecture, key: jax.Array | None) -> None:
         d, k = arch.ndim, arch.kernel
         widths = arch.widths + arch.widths[-1:]  # the last level repeats, sharing weights
-        keys = _split(key, 1 + len(widths))
+        keys = split_key(key, 1 + len(widths))
         self.arch = arch
-        self.k0 = _param(keys[0], (k,) * d, lambda key: jnp.zeros((k,) * d).at[
+        self.k0 = param(keys[0], (k,) * d, lambda key: jnp.zeros((k,) * d).at[
             (k // 2,) * d].set(1.0) + 0.01 * jax.random.normal(key, (k,) * d))
-        self.scale0 = _param(key, (), lambda _: jnp.ones(()))
-        self.log_growth = _param(key, (), lambda _: jnp.asarray(0.5 * (d + 2) * math.log(2.0)))
+        self.scale0 = param(key, (), lambda _: jnp.ones(()))
+        self.log_growth = param(key, (), lambda _: jnp.asarray(0.5 * (d + 2) * math.log(2.0)))
         fines = (1,) + widths
         self.levels = tuple(Level(keys[1 + i], arch, fines[i], w) for i, w in enumerate(widths))
 
@@ -228,14 +229,14 @@ class DCDMNet(eqx.Module):
             weights = self.levels[min(depth, len(self.levels) - 1)]
             y = _restrict(y, d) @ weights.lift
             for w in weights.convs:
-                y = _conv(y, w, d)
+                y = conv(y, w, d)
             depth += 1
             if c is not None:
                 c = _pool(c, d)
-                y = y * jnp.exp(_conv(c[..., None], weights.gate, d))
+                y = y * jnp.exp(conv(c[..., None], weights.gate, d))
             readout = weights.scale * jnp.exp(depth * self.log_growth) * y
             if c is not None:
-                readout = readout * jnp.exp(_conv(c[..., None], weights.modulation, d))
+                readout = readout * jnp.exp(conv(c[..., None], weights.modulation, d))
             features.append(readout)
         return features
 
@@ -301,7 +302,7 @@ def skeleton(arch: Architecture) -> DCDMNet:
     return DCDMNet(arch, None)
 
 
-def _conv(x: jax.Array, w: jax.Array, ndim: int) -> jax.Array:
+def conv(x: jax.Array, w: jax.Array, ndim: int) -> jax.Array:
     """'Same' convolution of a channels-last grid ``x`` with ``w`` (spatial..., in, out)."""
     out = lax.conv_general_dilated(x[None], w, (1,) * ndim, "SAME",
                                    dimension_numbers=_DIMENSION_NUMBERS[ndim])

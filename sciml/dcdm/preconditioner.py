@@ -63,18 +63,22 @@ class DCDMPreconditioner:
     def setup(self, system: LinearSystem) -> spla.LinearOperator:
         """Load and jit the network for the grid; the operator maps NumPy to NumPy."""
         self.ctx = context.build(system, self.model, self.shape, "pc='dcdm'")
-        ops = jax.device_put({k: v for k, v in self.ctx.operands.items()
-                              if k in ("params", "coefficient")})
-        n = self.ctx.n
-        vector = jax.ShapeDtypeStruct((n,), jnp.float32)
-        direction = compile_program(
-            lambda ops, r: context.network_direction(self.ctx, ops)(r), (ops, vector),
-            jax.tree_util.tree_structure(0),
-            ("sciml.dcdm.preconditioner", self.ctx.net.arch, self.ctx.shape))
+        # a learned-mg model's V-cycle runs in float64, a network in float32
+        dtype = np.float64 if "hierarchy" in self.ctx.operands else np.float32
+        with jax.enable_x64(dtype == np.float64):
+            ops = jax.device_put({k: v for k, v in self.ctx.operands.items()
+                                  if k in ("params", "coefficient", "hierarchy")})
+            n = self.ctx.n
+            vector = jax.ShapeDtypeStruct((n,), dtype)
+            direction = compile_program(
+                lambda ops, r: context.network_direction(self.ctx, ops)(r), (ops, vector),
+                jax.tree_util.tree_structure(0),
+                ("sciml.dcdm.preconditioner", self.ctx.net.arch, self.ctx.shape))
 
         def apply(r: np.ndarray) -> np.ndarray:
-            z = direction(ops, jax.device_put(np.asarray(np.ravel(r), np.float32)))
-            return np.asarray(z, dtype=np.float64)
+            with jax.enable_x64(dtype == np.float64):
+                z = direction(ops, jax.device_put(np.asarray(np.ravel(r), dtype)))
+                return np.asarray(z, dtype=np.float64)
 
         return spla.LinearOperator((n, n), matvec=apply, dtype=np.float64)
 
@@ -97,11 +101,14 @@ class NetworkPreconditioner(eqx.Module):
 
 
 def jax_preconditioner(A: Any, model: str | os.PathLike | None = None,
-                       shape: tuple[int, ...] | None = None) -> NetworkPreconditioner:
-    """The DCDM network for ``A`` (a Problem, or a matrix with ``shape``) as a jax ``pc``."""
+                       shape: tuple[int, ...] | None = None) -> NetworkPreconditioner | Any:
+    """The DCDM network for ``A`` (a Problem, or a matrix with ``shape``) as a jax ``pc``
+    (for a ``learned-mg`` model: its float64 V-cycle, a :class:`solvers.multigrid.Multigrid`)."""
     n = A.A.shape[0] if hasattr(A, "kind") else A.shape[0]
     system = as_system(A, np.zeros(n))
     ctx = context.build(system, model, shape, "jax_preconditioner")
+    if "hierarchy" in ctx.operands:
+        return ctx.operands["hierarchy"]
     coefficient = ctx.operands.get("coefficient")
     return NetworkPreconditioner(
         ctx.net, None if coefficient is None else jnp.asarray(coefficient), ctx.shape)

@@ -36,7 +36,7 @@ References
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import jax
@@ -139,12 +139,26 @@ class Interpolation:
         return out
 
 
-def interpolation(entries: Mapping[Offset, jax.Array], axes: Sequence[int]) -> Interpolation:
+#: A hook that corrects the black-box weights: ``correct(entries, axes, weights)`` returns
+#: new weights of the same shapes (one coarse-grid array per :func:`keys` entry), JAX
+#: operations only (a learned correction, :mod:`sciml.dcdm.learned_prolongation`).
+Correction = Callable[[Mapping[Offset, jax.Array], tuple[int, ...], tuple[jax.Array, ...]],
+                      tuple[jax.Array, ...]]
+
+
+def interpolation(entries: Mapping[Offset, jax.Array], axes: Sequence[int],
+                  correct: Correction | None = None) -> Interpolation:
     """The black-box prolongation of the operator with these stencil ``entries``
-    (:func:`solvers.multigrid.galerkin.entries_of`), coarsening ``axes`` (even lengths)."""
+    (:func:`solvers.multigrid.galerkin.entries_of`), coarsening ``axes`` (even lengths).
+
+    ``correct``, if given, maps the black-box weights (in :func:`keys` order) to the ones
+    used, from the same ``entries`` and ``axes``: the hook of a learned prolongation.
+    ``R = P^T`` and the Galerkin coarse operator keep the V-cycle symmetric whatever it
+    returns; whether the cycle still converges is the caller's (and CG's float64 check's).
+    """
     axes = tuple(sorted(axes))
     ndim = len(next(iter(entries.values())).shape)
-    stack = _by_parity(_offset_array(entries, ndim), ndim, axes)
+    stack = by_parity(offset_array(entries, ndim), ndim, axes)
     table: dict[Key, jax.Array] = {}
     for S in classes(axes):
         if not S:
@@ -168,14 +182,17 @@ def interpolation(entries: Mapping[Offset, jax.Array], axes: Sequence[int]) -> I
                                     * shifted(table[(rest, rest_delta)], moved))
         for delta, parts in terms.items():
             table[(S, delta)] = scale * sum(parts)
-    return Interpolation(tuple(table[k] for k in keys(axes)), axes)
+    weights = tuple(table[k] for k in keys(axes))
+    if correct is not None:
+        weights = tuple(correct(entries, axes, weights))
+    return Interpolation(weights, axes)
 
 
 def _corners(S: Sequence[int]) -> list[tuple[int, ...]]:
     return list(itertools.product((-1, 0), repeat=len(S)))
 
 
-def _offset_array(entries: Mapping[Offset, jax.Array], ndim: int) -> jax.Array:
+def offset_array(entries: Mapping[Offset, jax.Array], ndim: int) -> jax.Array:
     """The entries as one array of shape ``(3,) * ndim + grid`` (missing offsets: zero)."""
     zero = jnp.zeros_like(entries[(0,) * ndim])
     stack = jnp.stack([entries.get(o, zero)
@@ -183,7 +200,7 @@ def _offset_array(entries: Mapping[Offset, jax.Array], ndim: int) -> jax.Array:
     return stack.reshape((3,) * ndim + zero.shape)
 
 
-def _by_parity(stack: jax.Array, ndim: int, axes: Sequence[int]) -> jax.Array:
+def by_parity(stack: jax.Array, ndim: int, axes: Sequence[int]) -> jax.Array:
     """``(3,)*ndim + grid`` to ``(3,)*ndim + (2,)*len(axes) + coarse grid``: the parity of
     each coarsened axis (0: even, 1: odd) ahead of the coarse index."""
     shape, parity_dims, grid_dims = list(stack.shape[:ndim]), [], []

@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from operators.stencils import Stencil
-from solvers.multigrid.blackbox import coarse_shape, interpolation
+from solvers.multigrid.blackbox import Correction, coarse_shape, interpolation
 from solvers.multigrid.coarsen import coarsen, coarsenable
 from solvers.multigrid.galerkin import BoxStencil, entries_of, galerkin
 from solvers.multigrid.smoothers import chebyshev
@@ -114,7 +114,8 @@ class Multigrid:
 
 
 def multigrid(stencil: Stencil, *, degree: int = 2, coarsest: int = 100,
-              max_dense: int = 1024, coarsening: str = "galerkin") -> Multigrid:
+              max_dense: int = 1024, coarsening: str = "galerkin",
+              correct: Correction | None = None) -> Multigrid:
     """The V-cycle preconditioner of ``stencil`` (jittable: JAX operations only).
 
     Parameters
@@ -139,6 +140,8 @@ def multigrid(stencil: Stencil, *, degree: int = 2, coarsest: int = 100,
         raise ValueError(f"degree must be a positive number of smoothing steps, not {degree!r}")
     if coarsening not in COARSENINGS:
         raise ValueError(f"coarsening must be one of {COARSENINGS}, not {coarsening!r}")
+    if correct is not None and coarsening != "galerkin":
+        raise ValueError("correct= corrects black-box weights: it needs coarsening='galerkin'")
     stencils: list[Any] = [stencil]
     transfers: list[Any] = []
     while np.prod(stencils[-1].shape) > coarsest and coarsenable(stencils[-1].shape):
@@ -147,7 +150,7 @@ def multigrid(stencil: Stencil, *, degree: int = 2, coarsest: int = 100,
             transfers.append(Geometric(axes))
             stencils.append(coarsen(stencils[-1], axes))
         else:
-            transfers.append(interpolation(entries_of(stencils[-1]), axes))
+            transfers.append(interpolation(entries_of(stencils[-1]), axes, correct))
             stencils.append(_galerkin(stencils[-1], transfers[-1]))
     inverse = tuple(1 / (A.smoothing_diagonal() if isinstance(A, BoxStencil) else A.center)
                     for A in stencils)

@@ -126,3 +126,31 @@ def test_contrast_fields_are_seeded_and_validated() -> None:
         contrast.disk(16, -1.0)
     with pytest.raises(ValueError, match="seed"):
         contrast.inclusions(16, 10.0, seed=None)
+
+
+def test_the_correction_hook_sees_the_black_box_weights_and_replaces_them() -> None:
+    """``interpolation(..., correct=fn)`` and ``multigrid(..., correct=fn)``: ``fn`` gets the
+    level's entries, axes and black-box weights; what it returns is the prolongation used,
+    and the V-cycle stays symmetric."""
+    shape = (8, 8)
+    A = diffusion_stencil(jnp.asarray(contrast.inclusions(shape, 1e3, seed=5, count=3)))
+    axes = (0, 1)
+    seen = []
+
+    def halve(entries, axes, weights):
+        seen.append((len(entries), axes, len(weights)))
+        return (weights[0],) + tuple(0.5 * w for w in weights[1:])
+
+    plain = interpolation(entries_of(A), axes)
+    halved = interpolation(entries_of(A), axes, correct=halve)
+    assert seen == [(5, axes, 9)]
+    for w, v in zip(plain.weights[1:], halved.weights[1:], strict=True):
+        np.testing.assert_allclose(v, 0.5 * w)
+    M = multigrid(A, correct=halve, coarsest=16)
+    assert len(seen) == 2  # 8^2 -> 4^2 -> 2^2: two levels corrected
+    B = _dense(lambda r: M(r.ravel()).reshape(shape), 64, shape)
+    np.testing.assert_allclose(B, B.T, atol=1e-10 * np.abs(B).max())
+    assert not np.allclose(B, _dense(lambda r: multigrid(A, coarsest=16)(r.ravel())
+                                     .reshape(shape), 64, shape))
+    with pytest.raises(ValueError, match="galerkin"):
+        multigrid(A, coarsening="rediscretise", correct=halve)
