@@ -8,23 +8,33 @@ iterative method, by:
 - ``GMRES(40)``: the library's restarted GMRES, ``Solver("gmres", restart=40)``, index order;
 - ``gcrotmk``: SciPy's ``gcrotmk(m=40, k=20)`` with its ``CU`` list carried from system to
   system (``c`` reset to ``None`` when the matrix changes, so SciPy recomputes ``C = A U``),
-  the same preconditioner operator, index order; its iterations are counted as products
-  with ``A`` (ours count Krylov steps: about one product each);
+  the same preconditioner operator, index order;
 - ``GCRO-DR``: ``Solver("gcrodr", restart=40, recycle=20)`` carrying its recycle space, index
   order;
 - ``SKR``: the same, solving in greedy nearest-neighbour order of the parameter fields
   (:func:`sciml.recycling.greedy_order`); its time includes the sort;
-- ``SKR(60,20)``: sorted GCRO-DR(60, 20), the same storage as ``gcrotmk(40, 20)`` (61 + 20
-  vectors against 40 + 2 x 20): GCRO-DR(40, ...) stalls on some indefinite Helmholtz systems
+- ``SKR(60,20)``: sorted GCRO-DR(60, 20), the same number of vectors per cycle as
+  ``gcrotmk(40, 20)`` (40 new, 20 recycled; 141 stored vectors against SciPy's 121, 101 for
+  GCRO-DR(40, 20)): GCRO-DR(40, ...) stalls on some indefinite Helmholtz systems
   that GCRO-DR(60, 20) solves in ~130 steps (``--skr-restart`` sets its ``m``, 0 drops it);
+- ``SKR(60,20,10,Z)``: the same with ``outer=10, carry="solution"``: the recycle space
+  carried as solution-space directions ``Z`` (``C = A Z``) rather than rebuilt from the
+  preconditioned ``U`` for each new preconditioner, and between the harmonic Ritz updates at
+  the end of each system each cycle appends its correction as a GCROT outer vector (at most
+  10), an ``O((k + j) n)`` update instead of ``O(k (k + j) n)`` (``--skr-outer``, 0 drops
+  the row);
 - what a user would otherwise pick per system: AMG-preconditioned CG (pyamg) for the SPD
   families, sparse LU (SuperLU through ``method="direct"``, the factor reused while the
   matrix is unchanged) for every family.
 
-Times are wall-clock seconds for the whole sequence (systems assembled beforehand, setup of
-the preconditioner per system included); ``sort`` is the greedy sort's own cost, and the fast
-sort's (:func:`sciml.recycling.fast_order`) for comparison. Ratios are time of GMRES(40)
-resp. gcrotmk divided by the method's time (> 1: the method is faster).
+Times are wall-clock and CPU seconds of this (single-threaded) process for the whole sequence
+(systems assembled beforehand, setup of the preconditioner per system included); ``sort`` is
+the greedy sort's own cost, and the fast sort's (:func:`sciml.recycling.fast_order`) for
+comparison. ``iters`` counts every product with ``A`` for the Krylov methods (Arnoldi steps,
+recomputed residuals, GCRO-DR's ``C = A Z`` for a new matrix; SciPy's through a counting
+operator). Ratios: CPU time of GMRES(40) resp. gcrotmk divided by the method's (CPU time, not
+wall time, so that other jobs on a shared machine do not skew them), and ``products``: gcrotmk's
+products divided by the method's (> 1: the method is faster / uses fewer).
 
 ``--scale`` (issue 30) runs the large indefinite Helmholtz sequences instead:
 ``operators.family("helmholtz", G, dim=3 or 2, boundary="absorbing", kh=(0.2, 0.5))``,
@@ -35,7 +45,8 @@ thread), so its peak resident memory (Linux ``VmHWM``, reset after the imports, 
 resident memory then) is its own:
 
 - ``SKR``: GCRO-DR(60, 20) + shifted Laplacian, greedy-sorted order, recycle space carried
-  (the sort's time included);
+  as solution-space directions (``carry="solution"``: ``C = A Z`` for a new matrix, ``k``
+  products with ``A`` and no V-cycle) (the sort's time included);
 - ``GMRES``: GMRES(60) + the same preconditioner, index order, no recycling;
 - ``direct``: SuperLU (``scipy.sparse.linalg.splu``, ``MMD_AT_PLUS_A`` ordering, which
   fills less than the default ``COLAMD`` on these structurally symmetric matrices), measured
@@ -44,9 +55,12 @@ resident memory then) is its own:
   systems of the case itself, under an address-space cap (``--mem-cap-gb``), only when the
   extrapolated factor fits in the cap / 1.5. The table says which.
 
-Per system: wall seconds (assembly excluded, preconditioner setup included), ``A M``
-products (Krylov steps, plus GCRO-DR's ``k`` products refreshing ``C = A M U`` for each new
-matrix), true relative residual. Samples are assembled inside the workers.
+Per system: wall seconds (assembly excluded, preconditioner setup included), products
+(Krylov steps, each one ``A M``, plus GCRO-DR's ``k`` products ``C = A Z`` with ``A`` alone
+refreshing the recycle space for each new matrix), true relative residual. Samples are
+assembled inside the workers. With ``--out DIR`` each worker appends its per-system rows to
+``DIR/<dim>d-<grid>-<method>.jsonl`` and a rerun resumes after the last row written (a
+resumed SKR run starts without its recycle space).
 
 Usage::
 
@@ -66,6 +80,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,7 +92,7 @@ from sciml.recycling.datagen import peak_memory, reset_peak_memory
 from solvers import Solver, registry
 from solvers.system import LinearSystem
 
-Run = tuple[float, int, int]  # seconds, iterations, converged systems
+Run = tuple[float, int, int, float]  # seconds, iterations, converged systems, CPU seconds
 
 
 def _pc_operator(pc: str, options: dict[str, Any], p: Any) -> spla.LinearOperator | None:
@@ -88,13 +103,43 @@ def _pc_operator(pc: str, options: dict[str, Any], p: Any) -> spla.LinearOperato
     return registry.lookup(pc, "pc").factory(**options).setup(system)
 
 
+#: Products with ``A`` made by the library's solvers (:func:`_count_products`).
+_PRODUCTS = [0]
+
+
+def _count_products() -> None:
+    """Count every product with ``A`` our solvers make (``LinearSystem.matvec``: Arnoldi
+    steps, recomputed residuals, GCRO-DR's ``C = A Z`` refresh), as the wrapper of
+    ``gcrotmk``'s operator counts SciPy's."""
+    if getattr(vars(LinearSystem)["matvec"].fget, "counted", False):
+        return
+    plain = LinearSystem.matvec
+
+    def matvec(self: LinearSystem) -> Callable[[np.ndarray], np.ndarray]:
+        product = plain.fget(self)
+
+        def counted(v: np.ndarray) -> np.ndarray:
+            _PRODUCTS[0] += 1
+            return product(v)
+
+        return counted
+
+    counting = property(matvec)
+    counting.fget.counted = True  # type: ignore[attr-defined]
+    LinearSystem.matvec = counting  # type: ignore[method-assign]
+
+
 def _ours(method: str, pc: str, rtol: float, maxiter: int, **params: Any) -> Callable:
-    """A fresh :class:`Solver` kept over the sequence: ``solve(p) -> (iterations, ok)``."""
+    """A fresh :class:`Solver` kept over the sequence: ``solve(p) -> (products with A, ok)``
+    (Krylov iterations for ``direct``)."""
+    _count_products()
     solver = Solver(method, pc, rtol=rtol, maxiter=maxiter, **params)
 
     def solve(p: Any) -> tuple[int, bool]:
+        before = _PRODUCTS[0]
         result = solver.solve(p.A, p.b)
-        return result.iterations, result.converged
+        products = _PRODUCTS[0] - before
+        return (result.iterations if method == "direct" else products), result.converged
 
     return solve
 
@@ -124,20 +169,20 @@ def _gcrotmk(pc: str, options: dict[str, Any], rtol: float, maxiter: int) -> Cal
 
 
 def _sequence(solve: Callable, problems: list[Any], order: np.ndarray, label: str) -> Run:
-    start, iterations, converged = time.perf_counter(), 0, 0
+    start, cpu, iterations, converged = time.perf_counter(), time.process_time(), 0, 0
     for i in order:
         its, ok = solve(problems[i])
         iterations += its
         converged += ok
-    seconds = time.perf_counter() - start
-    print(f"  {label}: {seconds:.2f} s, {iterations} iterations, {converged} converged",
-          file=sys.stderr, flush=True)
-    return seconds, iterations, converged
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print(f"  {label}: {seconds:.2f} s ({cpu:.2f} s CPU), {iterations} iterations, "
+          f"{converged} converged", file=sys.stderr, flush=True)
+    return seconds, iterations, converged, cpu
 
 
 def bench_family(name: str, grid: int, count: int, pc: str, options: dict[str, Any],
                  rtol: float, maxiter: int, seed: int,
-                 skr_restart: int = 60) -> list[dict[str, Any]]:
+                 skr_restart: int = 60, skr_outer: int = 10) -> list[dict[str, Any]]:
     """Every method on one sequence; one row per method."""
     fam = operators.family(name, grid, seed=seed)
     problems = [fam.sample(i) for i in range(count)]
@@ -158,48 +203,59 @@ def bench_family(name: str, grid: int, count: int, pc: str, options: dict[str, A
         "SKR (sorted)": (_ours("gcrodr", pc, rtol, maxiter, recycle=20, **krylov), order),
     }
     skr_m = f"SKR({skr_restart},20) sorted"
+    skr_o = f"SKR({skr_restart},20,{skr_outer},Z) sorted"
     if skr_restart:
         methods[skr_m] = (_ours("gcrodr", pc, rtol, maxiter, recycle=20,
+                                **{**krylov, "restart": skr_restart}), order)
+    if skr_restart and skr_outer:
+        methods[skr_o] = (_ours("gcrodr", pc, rtol, maxiter, recycle=20, outer=skr_outer,
+                                carry="solution",
                                 **{**krylov, "restart": skr_restart}), order)
     if all(p.positive_definite for p in problems):
         methods["AMG-CG"] = (_ours("cg", "amg", rtol, maxiter), identity)
     methods["direct (splu)"] = (_ours("direct", "none", rtol, maxiter), identity)
     runs = {method: _sequence(solve, problems, path, f"{name} G={grid} {method}")
             for method, (solve, path) in methods.items()}
-    for sorted_run in ("SKR (sorted)", skr_m):
+    for sorted_run in ("SKR (sorted)", skr_m, skr_o):
         if sorted_run in runs:
-            seconds, its, ok = runs[sorted_run]
-            runs[sorted_run] = (seconds + sort_seconds, its, ok)
+            seconds, its, ok, cpu = runs[sorted_run]
+            runs[sorted_run] = (seconds + sort_seconds, its, ok, cpu + sort_seconds)
     lengths = (path_length(fields, identity, scalars), path_length(fields, order, scalars),
                path_length(fields, fast, scalars))
-    base, peer = runs["GMRES(40)"][0], runs["gcrotmk(40,20)+CU"][0]
+    base, peer = runs["GMRES(40)"][3], runs["gcrotmk(40,20)+CU"][3]
+    peer_products = runs["gcrotmk(40,20)+CU"][1]
     pc_name = pc + (f"({','.join(f'{v:g}' for v in options.values())})" if options else "")
     rows = []
-    for method, (seconds, its, ok) in runs.items():
+    for method, (seconds, its, ok, cpu) in runs.items():
         iterative = method not in ("AMG-CG", "direct (splu)")
         rows.append({"family": name, "n": grid * grid, "N": count,
                      "pc": pc_name if iterative else "-", "method": method,
-                     "seconds": seconds, "iterations": its, "converged": f"{ok}/{count}",
-                     "vs_gmres": base / seconds, "vs_gcrotmk": peer / seconds})
+                     "seconds": seconds, "cpu": cpu, "iterations": its,
+                     "converged": f"{ok}/{count}", "vs_gmres": base / cpu,
+                     "vs_gcrotmk": peer / cpu,
+                     "products_vs_gcrotmk": peer_products / its if iterative else None})
     rows.append({"family": name, "n": grid * grid, "N": count, "pc": "-",
-                 "method": "sort: greedy / fast", "seconds": sort_seconds,
+                 "method": "sort: greedy / fast", "seconds": sort_seconds, "cpu": sort_seconds,
                  "iterations": None, "converged": f"{fast_seconds:.3f} s",
-                 "vs_gmres": None, "vs_gcrotmk": None,
+                 "vs_gmres": None, "vs_gcrotmk": None, "products_vs_gcrotmk": None,
                  "note": "path length identity/greedy/fast: "
                          + " / ".join(f"{v:.4g}" for v in lengths)})
     return rows
 
 
-HEAD = (f"{'family':10} {'n':>6} {'N':>4} {'pc':18} {'method':20} {'time s':>9} "
-        f"{'iters':>9} {'conv':>8} {'GMRES/x':>8} {'gcrotmk/x':>9}")
+HEAD = (f"{'family':10} {'n':>6} {'N':>4} {'pc':18} {'method':20} {'wall s':>8} {'CPU s':>8} "
+        f"{'iters':>9} {'conv':>8} {'GMRES/x':>8} {'gcrotmk/x':>9} {'products':>8}")
 
 
 def _print(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         ratio = ("" if r["vs_gmres"] is None else f"{r['vs_gmres']:8.2f} {r['vs_gcrotmk']:9.2f}")
+        if r["products_vs_gcrotmk"] is not None:
+            ratio += f" {r['products_vs_gcrotmk']:8.2f}"
         its = "" if r["iterations"] is None else r["iterations"]
         print(f"{r['family']:10} {r['n']:>6} {r['N']:>4} {r['pc']:18} {r['method']:20} "
-              f"{r['seconds']:9.3f} {its:>9} {r['converged']:>8} {ratio}", flush=True)
+              f"{r['seconds']:8.3f} {r['cpu']:8.3f} {its:>9} {r['converged']:>8} {ratio}",
+              flush=True)
         if "note" in r:
             print(f"{'':>42}{r['note']}")
 
@@ -237,11 +293,19 @@ def _worker(case: dict[str, Any]) -> dict[str, Any]:
         cap = int(case["cap_gb"] * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     else:
-        name, extra = ("gcrodr", {"recycle": 20}) if method == "SKR" else ("gmres", {})
+        name, extra = (("gcrodr", {"recycle": 20, "carry": "solution"}) if method == "SKR"
+                       else ("gmres", {}))
         solver = Solver(name, "shifted-laplacian", rtol=case["rtol"], maxiter=case["maxiter"],
                         restart=case["restart"], beta2=case["beta2"], **extra)
-    rows, k = [], 0
+    log = Path(case["out"]) / f"{case['dim']}d-{case['grid']}-{method}.jsonl" if case.get(
+        "out") else None
+    rows, k = _done_rows(log, case), 0
+    done = {r["index"] for r in rows}
     for i in order:
+        if int(i) in done:  # resumed: solved by an earlier run (its recycle space is lost)
+            continue
+        if case.get("stop_at") and time.time() > case["stop_at"]:
+            break
         p = fam.sample(int(i))
         clock = time.perf_counter()
         if method == "direct":
@@ -252,16 +316,30 @@ def _worker(case: dict[str, Any]) -> dict[str, Any]:
         else:
             r = solver.solve(p, p.b)
             x, its, factor = r.x, r.iterations, 0
-            products = its + k  # GCRO-DR refreshes C = A M U (k products) for a new matrix
+            products = its + k  # counted as products: GCRO-DR's C = A Z (k with A, no M)
             k = r.state.k if method == "SKR" and r.state is not None else 0
         seconds = time.perf_counter() - clock
         relres = float(np.linalg.norm(p.b - p.A @ x) / np.linalg.norm(p.b))
         rows.append({"index": int(i), "seconds": seconds, "iterations": int(its),
                      "products": int(products), "relres": relres, "factor": factor,
-                     "converged": relres <= case["rtol"]})
+                     "converged": relres <= case["rtol"], "memory": peak_memory() - base})
+        if log is not None:
+            with open(log, "a") as f:
+                f.write(json.dumps(rows[-1]) + "\n")
         print(f"    {method} system {i}: {seconds:.2f} s, {its} its, relres {relres:.1e}",
               file=sys.stderr, flush=True)
     return {"rows": rows, "peak": peak_memory(), "base": base, "sort_seconds": sort_seconds}
+
+
+def _done_rows(log: Path | None, case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows an earlier run of this case wrote to ``log`` (``--out``; ``[]`` if none)."""
+    if log is None:
+        return []
+    log.parent.mkdir(parents=True, exist_ok=True)
+    if not log.exists():
+        return []
+    with open(log) as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def _resident() -> int:
@@ -329,17 +407,26 @@ def _direct(case: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     rows = run["rows"]
     return {"seconds": float(np.mean([r["seconds"] for r in rows])),
             "factor": float(np.mean([r["factor"] for r in rows])),
-            "peak": run["peak"] - run["base"], "converged": sum(r["converged"] for r in rows),
+            "peak": _peak(run), "converged": sum(r["converged"] for r in rows),
             "count": count, "note": f"measured on {count} system(s)"}
 
 
-def _krylov_summary(run: dict[str, Any] | str, count: int) -> dict[str, Any]:
-    if not isinstance(run, dict):
-        return {"note": run}
+def _peak(run: dict[str, Any]) -> float:
+    """A worker's peak memory above its resident memory after the imports: the largest of its
+    rows' (rows of a resumed run were measured in the earlier process)."""
+    return max([run["peak"] - run["base"]] + [r.get("memory", 0) for r in run["rows"]])
+
+
+def _krylov_summary(run: dict[str, Any] | str) -> dict[str, Any]:
+    """Per-system means over the systems a worker solved (all, unless ``--stop-after``)."""
+    if not isinstance(run, dict) or not run["rows"]:
+        return {"note": run if not isinstance(run, dict) else "no system solved"}
     rows = run["rows"]
-    return {"seconds": (sum(r["seconds"] for r in rows) + run["sort_seconds"]) / count,
+    count = len(rows)
+    return {"count": count, "indices": sorted(r["index"] for r in rows),
+            "seconds": (sum(r["seconds"] for r in rows) + run["sort_seconds"]) / count,
             "products": sum(r["products"] for r in rows) / count,
-            "iterations": [r["iterations"] for r in rows], "peak": run["peak"] - run["base"],
+            "iterations": [r["iterations"] for r in rows], "peak": _peak(run),
             "converged": sum(r["converged"] for r in rows),
             "worst": max(r["relres"] for r in rows)}
 
@@ -362,9 +449,10 @@ def scale(args: argparse.Namespace) -> None:
             continue
         case = {"grid": grid, "dim": dim, "count": count, "seed": args.seed,
                 "kh": args.kh, "rtol": args.rtol, "maxiter": args.maxiter,
-                "restart": args.restart, "beta2": beta2}
+                "restart": args.restart, "beta2": beta2, "out": args.out}
         print(f"{dim}D {grid}^{dim}: beta2 = {beta2:g}", flush=True)
-        runs = {m: _krylov_summary(_spawn({**case, "method": m}, args.timeout), count)
+        stop = {"stop_at": time.time() + args.stop_after} if args.stop_after else {}
+        runs = {m: _krylov_summary(_spawn({**case, **stop, "method": m}, args.timeout))
                 for m in ("SKR", "GMRES")}
         direct = _direct(case, args)
         label, n = f"{dim}D {grid}^{dim}", grid**dim
@@ -373,13 +461,13 @@ def scale(args: argparse.Namespace) -> None:
                 print(f"{label:9} {n:>8} {count:>3} {method:16} {run['note']}")
                 continue
             base = runs["GMRES"].get("products", np.nan)
-            print(f"{label:9} {n:>8} {count:>3} {method + '+shifted-L':16} "
+            print(f"{label:9} {n:>8} {run['count']:>3} {method + '+shifted-L':16} "
                   f"{run['seconds']:9.2f} {run['products']:9.1f} "
-                  f"{run['converged']:>3}/{count:<2} {run['peak'] / 2**20:9.0f} "
+                  f"{run['converged']:>3}/{run['count']:<2} {run['peak'] / 2**20:9.0f} "
                   f"{direct['seconds'] / run['seconds']:8.2f} "
                   f"{run['peak'] / direct['peak']:10.3f} {base / run['products']:8.2f}")
             print(f"{'':>9} iterations per system: {run['iterations']}; worst relres "
-                  f"{run['worst']:.1e}")
+                  f"{run['worst']:.1e}; systems {run['indices']}")
         print(f"{label:9} {n:>8} {direct['count']:>3} {'direct (SuperLU)':16} "
               f"{direct['seconds']:9.2f} {'-':>9} {direct['converged']:>3}/{direct['count']:<2} "
               f"{direct['peak'] / 2**20:9.0f}   factor {direct['factor'] / 2**20:.0f} MiB; "
@@ -403,6 +491,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skr-restart", type=int, default=60,
                         help="m of the extra SKR(m,20) row (0: no such row)")
+    parser.add_argument("--skr-outer", type=int, default=10,
+                        help="outer vectors of the SKR(m,20,outer) row (0: no such row)")
     scale_options = parser.add_argument_group("--scale (large Helmholtz, issue 30)")
     scale_options.add_argument("--scale", action="store_true",
                                help="large Helmholtz: SKR vs GMRES vs sparse direct")
@@ -423,6 +513,12 @@ def main(argv: list[str] | None = None) -> None:
                                default=[128, 256])
     scale_options.add_argument("--mem-cap-gb", type=float, default=6.0,
                                help="address-space cap of the direct solver's process")
+    scale_options.add_argument("--out", default=None,
+                               help="directory for per-system rows (JSON lines); a rerun with "
+                                    "the same --out resumes each method where it stopped")
+    scale_options.add_argument("--stop-after", type=float, default=0,
+                               help="seconds after which each method starts no new system "
+                                    "(0: none); the table averages over the systems solved")
     scale_options.add_argument("--timeout", type=float, default=3600,
                                help="seconds per method and case")
     args = parser.parse_args(argv)
@@ -438,7 +534,8 @@ def main(argv: list[str] | None = None) -> None:
         args.count, args.grid, args.large_grid, args.large_count = 12, 24, 40, 6
     print(f"SKR benchmark: float64, rtol={args.rtol:g}, atol=0, maxiter={args.maxiter}, "
           f"seed={args.seed}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '-')}"
-          f", {os.cpu_count()} CPU(s); times in seconds for the whole sequence")
+          f", {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}; times in seconds "
+          f"for the whole sequence; iters = products with A for the Krylov methods")
     print(HEAD)
     print("-" * len(HEAD))
     cases = [(f, args.grid, args.count) for f in args.families]
@@ -447,7 +544,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, grid, count in cases:  # one family's rows as soon as they are measured
         _print(bench_family(name, grid, count, DEFAULT_PC[name],
                             DEFAULT_PC_OPTIONS.get(name, {}), args.rtol, args.maxiter,
-                            args.seed, args.skr_restart))
+                            args.seed, args.skr_restart, args.skr_outer))
 
 
 if __name__ == "__main__":

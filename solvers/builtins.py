@@ -13,6 +13,7 @@ from solvers.direct import Direct
 from solvers.krylov.bicgstab import BiCGStab
 from solvers.krylov.cg import CG
 from solvers.krylov.fcg import FCG
+from solvers.krylov.gcrodr import CARRY as GCRODR_CARRY
 from solvers.krylov.gcrodr import GCRODR
 from solvers.krylov.gmres import GMRES
 from solvers.krylov.minres import MINRES
@@ -30,7 +31,8 @@ _OMEGA = {"omega": "pc_sor_omega"}
 _RESTART = {"restart": "ksp_gmres_restart"}
 _CG_CONTEXT = "solvers.backends.petsc.contexts:CGContext"
 _GCRODR_CONTEXT = "solvers.backends.petsc.gcrodr:GCRODRContext"
-_RECYCLE = {"restart": "ksp_gcrodr_restart", "recycle": "ksp_gcrodr_recycle"}
+_RECYCLE = {"restart": "ksp_gcrodr_restart", "recycle": "ksp_gcrodr_recycle",
+            "outer": "ksp_gcrodr_outer", "carry": "ksp_gcrodr_carry"}
 
 #: Upper bounds that keep memory and time finite: a Krylov basis of ``restart`` vectors of
 #: length n, ``truncation`` stored directions, ``sweeps`` sparse products per setup.
@@ -128,7 +130,12 @@ METHODS: list[Row] = [
     ("gcrodr", GCRODR, None, PetscSpec("python", context=_GCRODR_CONTEXT, params=_RECYCLE),
      "GCRO-DR(restart, recycle): GMRES recycling a Krylov subspace across a sequence",
      (positive_int("restart", 40, MAX_BASIS, "Krylov vectors per cycle", low=2),
-      positive_int("recycle", 20, MAX_BASIS - 1, "recycled vectors (< restart)"))),
+      positive_int("recycle", 20, MAX_BASIS - 1, "recycled vectors (< restart)"),
+      positive_int("outer", 0, MAX_BASIS - 2, "GCROT outer vectors between the systems' "
+                   "harmonic Ritz updates (0: update every cycle)", low=0),
+      Param("carry", "choice", "preconditioned", choices=GCRODR_CARRY,
+            doc="recycle space kept across a new matrix and pc: preconditioned U (C = A M U "
+                "recomputed) or solution-space Z (C = A Z)"))),
 ]
 
 PCS: list[Row] = [

@@ -20,7 +20,8 @@ Data format
     A :func:`sciml.persist.write_state` file, kind ``"sciml.datagen"``, version 1; payload:
     ``problem``, ``count``, ``grid``, ``seed``, ``method``, ``pc``, ``rtol``, ``restart``,
     ``recycle``, ``shard_size``, ``sort``, ``backend``, and, when not the defaults, ``dim``
-    (3 for a ``G x G x G`` grid) and the family options (``boundary``, ``kh``). A restart
+    (3 for a ``G x G x G`` grid), ``outer``, ``carry`` and the family options (``boundary``,
+    ``kh``). A restart
     with other values is refused.
 ``DIR/shard-<start:08d>-<stop:08d>.npz``
     One per range of global indices ``[start, stop)``, rows in index order:
@@ -112,7 +113,8 @@ def datagen_job(problem: str, count: int, grid: int, *, out: str | os.PathLike,
                 rtol: float = 1e-8, restart: int = 40, recycle: int = 20,
                 shard_size: int = 100, sort: str = "greedy",
                 backend: str = "scipy", dim: int = 2,
-                family_options: dict[str, Any] | None = None) -> ShardJob:
+                family_options: dict[str, Any] | None = None, outer: int = 0,
+                carry: str = "preconditioned") -> ShardJob:
     """The checked :class:`sciml.batch.ShardJob` of :func:`run_datagen`; nothing is written.
 
     Raises
@@ -127,16 +129,24 @@ def datagen_job(problem: str, count: int, grid: int, *, out: str | os.PathLike,
     if not 0 <= recycle < restart:
         raise ValueError(f"need 0 <= recycle < restart, got recycle={recycle}, "
                          f"restart={restart}")
+    if outer and (outer < 0 or recycle + outer >= restart - 1):
+        raise ValueError(f"need recycle + outer < restart - 1 (outer >= 0), got recycle="
+                         f"{recycle}, outer={outer}, restart={restart}")
     params = {"problem": problem, "count": int(count), "grid": int(grid), "seed": int(seed),
               "method": method, "pc": pc, "rtol": float(rtol), "restart": int(restart),
               "recycle": int(recycle), "shard_size": int(shard_size), "sort": sort,
               "backend": backend}
     if dim != 2:
         params["dim"] = int(dim)
+    if outer:
+        params["outer"] = int(outer)
+    if carry != "preconditioned":
+        params["carry"] = carry
     params.update({key: _plain(value) for key, value in sorted(options.items())})
     accepted = registry.lookup(method, "method").parameters() if method != "auto" else set()
-    solve = sample_solver(method, pc, backend, rtol,
-                          **{k: params[k] for k in ("restart", "recycle") if k in accepted})
+    solve = sample_solver(method, pc, backend, rtol, **{
+        k: params[k] for k in ("restart", "recycle", "outer", "carry")
+        if k in accepted and k in params})
     whole = backend == "scipy"  # the host solver takes the problem (pcs read its params)
     last: list[np.ndarray] = []  # the features of the last sample this rank solved
 
@@ -217,7 +227,8 @@ def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,
                 shard_size: int = 100, sort: str = "greedy", backend: str = "scipy",
                 max_shards: int | None = None, comm: Any = None,
                 progress: bool = True, dim: int = 2,
-                family_options: dict[str, Any] | None = None) -> BatchSummary:
+                family_options: dict[str, Any] | None = None, outer: int = 0,
+                carry: str = "preconditioned") -> BatchSummary:
     """Generate ``count`` samples of ``problem`` on the ``grid x grid`` grid into ``out``.
 
     Parameters
@@ -234,6 +245,11 @@ def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,
     restart, recycle
         GCRO-DR's ``m`` and ``k`` (``restart`` also goes to GMRES); passed to the method when
         it takes them, recorded in the manifest in any case.
+    outer, carry
+        GCRO-DR's GCROT outer vectors between harmonic Ritz updates (0: none) and what its
+        recycle space keeps across systems (``"preconditioned"`` or ``"solution"``);
+        recorded in the manifest when not the defaults. ``restart=60, recycle=20, outer=10,
+        carry="solution"`` for Darcy/thermal with Jacobi.
     shard_size
         Samples per shard: the unit of sorting, output and restart.
     sort
@@ -263,7 +279,8 @@ def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,
     """
     job = datagen_job(problem, count, grid, out=out, seed=seed, method=method, pc=pc,
                       rtol=rtol, restart=restart, recycle=recycle, shard_size=shard_size,
-                      sort=sort, backend=backend, dim=dim, family_options=family_options)
+                      sort=sort, backend=backend, dim=dim, family_options=family_options,
+                      outer=outer, carry=carry)
     return run_shards(job, comm=comm, max_shards=max_shards, progress=progress)
 
 
@@ -348,6 +365,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rtol", type=float, default=1e-8)
     p.add_argument("--restart", type=int, default=40, help="Krylov subspace size m")
     p.add_argument("--recycle", type=int, default=20, help="recycle space size k < m")
+    p.add_argument("--outer", type=int, default=0,
+                   help="GCRO-DR: GCROT outer vectors between the harmonic Ritz updates, once "
+                        "per system (default 0: every cycle); 10 with --restart 60 for Darcy")
+    p.add_argument("--carry", choices=("preconditioned", "solution"), default="preconditioned",
+                   help="GCRO-DR: keep the recycle space as preconditioned U (C = A M U "
+                        "recomputed per matrix) or solution-space Z (C = A Z); solution for "
+                        "Darcy/thermal")
     p.add_argument("--shard-size", type=int, default=100, help="samples per shard")
     p.add_argument("--sort", choices=sorted(SORTS), default="greedy")
     p.add_argument("--backend", choices=("scipy", "petsc"), default="scipy")
@@ -386,7 +410,8 @@ def _main(args: argparse.Namespace) -> int:
     job = datagen_job(args.problem, args.count, grid, out=args.out, seed=args.seed,
                       method=args.method, pc=args.pc, rtol=args.rtol, restart=args.restart,
                       recycle=args.recycle, shard_size=args.shard_size, sort=args.sort,
-                      backend=args.backend, dim=dim, family_options=options)
+                      backend=args.backend, dim=dim, family_options=options,
+                      outer=args.outer, carry=args.carry)
     summary = run_shards(job, comm=comm, max_shards=args.max_shards,
                          progress=not args.no_progress)
     samples = comm.allreduce(summary.samples)

@@ -23,14 +23,40 @@ smallest magnitude of ``B`` in ``range([U, V_j])``, the generalised eigenproblem
 ``U <- [U~, V_j] P``, ``C <- [C, V_{j+1}] Q`` with ``Q R = G P`` (``U <- U R^{-1}``). The
 first cycle of the first system is GMRES(m) with the same update (``k = 0``).
 
-Across systems the pair ``(U, C)`` is the method's carried state (:class:`RecycleSpace`;
-see :mod:`solvers.method`). It is reused as it is while the matrix and the preconditioner
-are those it was computed for (only ``b`` changed); otherwise ``C = A_new M U`` is recomputed
-and orthonormalised (``U <- U R^{-1}``), dropping near-dependent columns.
+**Solution-space directions.** Beside ``U`` the method keeps ``Z = M U`` and the directions
+``M V_j`` of each cycle (the products ``A (M v)`` compute them anyway), updates
+``Z <- [Z~, M V_j] P R^{-1}`` like ``U``, and corrects ``x += Z (C^H r - G_k y) + M V_j y``;
+the exact relation is ``A Z = C``. Across systems the triple ``(U, Z, C)`` is the method's
+carried state (:class:`RecycleSpace`; see :mod:`solvers.method`), reused as it is while the
+matrix and the preconditioner are those it was built for (only ``b`` changed). For a new
+matrix (and the preconditioner rebuilt for it) ``carry`` chooses what survives:
+
+- ``"preconditioned"`` (default; Parks et al., who assume a fixed ``M``): ``U``, with
+  ``Z = M_new U`` and ``C = A Z`` recomputed (``k`` products ``A M``). Consistent: the
+  harmonic Ritz vectors are those of ``A M_new``. But ``M_new U`` are not the directions
+  the last solve found: on Darcy + Jacobi (12 systems, GCRO-DR(60, 20)) the carried space
+  saved nothing over a fresh start (3,796 steps against 3,676).
+- ``"solution"``: ``Z``, with ``C = A Z`` recomputed (``k`` products with ``A``, no
+  preconditioner): 2,737 steps there. ``U`` stays ``M_old^{-1} Z`` and only chooses the next
+  harmonic Ritz vectors, now inconsistently: on indefinite Helmholtz + ILU restarts stalled
+  on it (8,468 steps on 20 systems against 3,512-4,489).
+
+Near-dependent columns are dropped when ``C`` is orthonormalised. The price of ``Z`` is
+memory: ``m + 1`` (``W``) + ``m - k`` (``M V``) + ``2 k`` (``U``, ``Z``) vectors.
+
+**Outer vectors** (``outer > 0``, GCROT-style, de Sturler 1999): the harmonic Ritz update
+costs ``O(k (k + j) n)`` per cycle (four block products and an eigenproblem of order ``k + j``),
+about a third of the run time with Jacobi on a 5-point grid. With ``outer = s`` the harmonic
+update runs only on the last cycle of a system (and the first cycle of the first one); the
+other cycles append their correction ``z = M V_j y - Z G_k y`` with ``c = A z`` from the
+Arnoldi relation (``V_{j+1} H_j y``, no product), orthonormalised against ``C``, keeping the
+``s`` newest: ``O((k + j) n)``. On definite or mildly nonsymmetric sequences (Darcy, thermal
+with Jacobi) this is as good in products and cheaper; on indefinite Helmholtz, where the
+per-cycle deflation is what keeps restarts from stalling, it is far worse (default 0).
 
 Pitfalls handled: for real matrices complex-conjugate harmonic Ritz pairs are kept together
 (their real and imaginary parts; ``k`` may become ``k + 1``); near-dependent columns of
-``G P`` and of ``A U`` are dropped (rank-revealing); ``C`` is re-orthonormalised when a
+``G P`` and of ``A Z`` are dropped (rank-revealing); ``C`` is re-orthonormalised when a
 reused space has lost orthogonality; ``k < m``; ``[C, V]`` is kept orthonormal by
 Gram-Schmidt applied twice (:func:`orthogonalise`): the update assumes it, and one pass let
 ``C`` drift far from orthonormal within one cycle on a Jacobi-preconditioned Darcy system.
@@ -54,10 +80,15 @@ References
 ----------
 M. L. Parks, E. de Sturler, G. Mackey, D. D. Johnson, S. Maiti, "Recycling Krylov subspaces
 for sequences of linear systems", SIAM J. Sci. Comput. 28(5), 2006, Algorithm 2.1.
+L. M. Carvalho, S. Gratton, R. Lago, X. Vasseur, "A flexible generalized conjugate residual
+method with inner orthogonalization and deflated restarting", SIAM J. Matrix Anal. Appl.
+32(4), 2011 (the recycled space kept as preconditioned directions ``Z``).
+E. de Sturler, "Truncation strategies for optimal Krylov subspace methods", SIAM J. Numer.
+Anal. 36(3), 1999 (GCROT outer vectors).
 L. Giraud, J. Langou, M. Rozloznik, J. van den Eshof, "Rounding error analysis of the
 classical Gram-Schmidt orthogonalization process", Numer. Math. 101(1), 2005 (CGS2).
 A. Stathopoulos, K. Wu, "A block orthogonalization procedure with constant synchronization
-requirements", SIAM J. Sci. Comput. 23(6), 2002 (SVQB, used for ``A U``).
+requirements", SIAM J. Sci. Comput. 23(6), 2002 (SVQB, used for ``A Z``).
 """
 
 from __future__ import annotations
@@ -86,26 +117,35 @@ DROP = 1e-10
 STALL_CYCLES, STALL_REDUCTION = 10, 1e-3
 #: Loss of orthonormality of a reused ``C`` (``max |C^H C - I|``) that triggers a re-QR.
 ORTHO = 1e-10
+#: Columns per block of :func:`orthogonalise`'s fused pass.
+BLOCK = 4096
+#: What the recycle space keeps across a change of matrix and preconditioner (module notes).
+CARRY = ("preconditioned", "solution")
 
 
 @dataclass(frozen=True)
 class RecycleSpace:
-    """The carried state: ``U`` and ``C = A M U`` as row blocks (``k x n``; on PETSc each
-    rank's columns), ``C`` orthonormal, and ``key``: what ``C`` was computed for (the matrix
-    fingerprint and the preconditioner object), compared by :meth:`valid_for`."""
+    """The carried state, row blocks (``k x n``; on PETSc each rank's columns): ``Z``, the
+    recycled directions in the solution space, ``C = A Z`` orthonormal, ``U`` their
+    coordinates for the right-preconditioned operator (``M U = Z`` for the preconditioner
+    of the last solve; used only to choose the next space), and ``key``: the matrix ``C``
+    was computed for (its fingerprint), compared by :meth:`valid_for`."""
 
     U: Array | None = None
     C: Array | None = None
     key: tuple = ()
+    Z: Array | None = None
 
     @property
     def k(self) -> int:
         return 0 if self.U is None else self.U.shape[0]
 
-    def valid_for(self, key: tuple) -> bool:
-        """Whether ``C`` is ``A M U`` for the operator with this ``key``."""
+    def valid_for(self, key: tuple, parts: int = 2) -> bool:
+        """Whether the space was built for this ``key`` = ``(matrix, preconditioner)``
+        (compared on its first ``parts`` entries: 1, the matrix ``C = A Z`` is for)."""
         return len(key) == len(self.key) and all(
-            a is b or (type(a) is type(b) and a == b) for a, b in zip(key, self.key, strict=True))
+            a is b or (type(a) is type(b) and a == b)
+            for a, b in zip(key[:parts], self.key[:parts], strict=True))
 
 
 @dataclass
@@ -120,6 +160,7 @@ class Operator:
     precond: Callable[[Array], Array]
     residual: Callable[[Array], Array]
     reduce: Callable[[Array], Array] = field(default=lambda a: a)
+    matvec: Callable[[Array], Array] = field(default=lambda v: v)
 
     def gram(self, X: Array, Y: Array) -> Array:
         """``X^H Y`` for row blocks (or a vector ``Y``), summed over the ranks."""
@@ -142,12 +183,21 @@ class GCRODR:
     ----------
     restart
         ``m``: the dimension of the search space per cycle (recycled plus new Krylov vectors).
-        ``m - k`` new vectors per cycle: ``restart=60, recycle=20`` stores as many vectors as
-        SciPy's ``gcrotmk(m=40, k=20)`` and solved indefinite Helmholtz systems on which
-        ``restart=40`` stalls (docs/design.md, GCRO-DR).
+        ``m - k`` new vectors per cycle: ``restart=60, recycle=20`` searches as many vectors
+        per cycle as SciPy's ``gcrotmk(m=40, k=20)`` (and stores 141 against its 121) and
+        solved indefinite Helmholtz systems on which ``restart=40`` stalls (docs/design.md,
+        GCRO-DR).
     recycle
         ``k < m``: the number of harmonic Ritz vectors kept (``k + 1`` to keep a
         complex-conjugate pair together on a real matrix).
+    outer
+        ``s >= 0``, ``k + s < m - 1``: GCROT outer vectors appended by the cycles between the
+        harmonic Ritz updates, which then run once per system (module notes; 0: update every
+        cycle). ``restart=60, recycle=20, outer=10, carry="solution"`` on Darcy/thermal
+        sequences with Jacobi; 0 on indefinite problems.
+    carry
+        ``"preconditioned"`` or ``"solution"``: what the space keeps across a new matrix and
+        preconditioner (module notes).
 
     Examples
     --------
@@ -162,16 +212,24 @@ class GCRODR:
     requires_symmetric = False
     carries_state = True
 
-    def __init__(self, restart: int = 40, recycle: int = 20) -> None:
-        for name, value in (("restart", restart), ("recycle", recycle)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise InvalidOptionError(f"{name} must be an int >= 1, not {value!r}")
-        if recycle >= restart:
+    def __init__(self, restart: int = 40, recycle: int = 20, outer: int = 0,
+                 carry: str = "preconditioned") -> None:
+        for name, value, low in (("restart", restart, 1), ("recycle", recycle, 1),
+                                 ("outer", outer, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise InvalidOptionError(f"{name} must be an int >= {low}, not {value!r}")
+        if recycle + outer >= restart - (outer > 0):
             raise InvalidOptionError(
-                f"recycle (k={recycle}) must be smaller than restart (m={restart}): each cycle "
-                f"adds m - k new Krylov vectors; e.g. restart=40, recycle=20")
+                f"recycle (k={recycle}) + outer ({outer}) must be smaller than restart "
+                f"(m={restart}){' - 1' if outer else ''}: each cycle adds m - k - outer new "
+                f"Krylov vectors; e.g. restart=60, recycle=20, outer=10")
+        if carry not in CARRY:
+            raise InvalidOptionError(
+                f"carry must be one of {', '.join(map(repr, CARRY))}, not {carry!r}")
         self.restart = restart
         self.recycle = recycle
+        self.outer = outer
+        self.carry = carry
 
     def initial_state(self) -> RecycleSpace:
         """No recycle space before the first system."""
@@ -205,7 +263,8 @@ class GCRODR:
                 guarded = guarded or guard.update(rnorm, steps=its - guard.k)
             return guarded is not None
 
-        op = Operator(lambda v: matvec(precond(v)), precond, lambda y: b - matvec(y))
+        op = Operator(lambda v: matvec(precond(v)), precond, lambda y: b - matvec(y),
+                      matvec=matvec)
         space = self.start(op, state or RecycleSpace(), (system.fingerprint(), M), x)
         x, its, space, info = self.iterate(op, x, r, space, monitor)
         rnorm = residuals[-1]
@@ -218,23 +277,29 @@ class GCRODR:
     # -- the recycle space across systems ------------------------------------------------------
 
     def start(self, op: Operator, state: RecycleSpace, key: tuple, x: Array) -> RecycleSpace:
-        """The recycle space for this system (``x``: a vector like the solution): ``state``
-        if valid for ``key``, else with ``C`` recomputed as ``A M U`` (none if ``state`` has
-        another size or a type that does not cast to ``x``'s)."""
+        """The recycle space for this system (``x``: a vector like the solution), ``key`` =
+        ``(matrix, preconditioner)``: ``state`` as it is while valid (``carry="solution"``:
+        the same matrix; ``"preconditioned"``: the same matrix and preconditioner); else
+        rebuilt, ``C = A Z`` (``"solution"``, ``k`` products with ``A``) or ``Z = M U``,
+        ``C = A Z`` (``"preconditioned"``, ``k`` products ``A M``). None if ``state`` has
+        another size or a type that does not cast to ``x``'s."""
         dtype = x.dtype
-        if (state.U is None or state.U.shape[1] != x.size
+        if (state.U is None or state.Z is None or state.U.shape[1] != x.size
                 or not np.can_cast(state.U.dtype, dtype)):
             return RecycleSpace(key=key)
-        assert state.C is not None  # a RecycleSpace holds U and C = A M U together
-        U, C = state.U[: self.restart - 1], state.C[: self.restart - 1]
-        if state.valid_for(key):
+        assert state.C is not None  # a RecycleSpace holds U, Z and C = A Z together
+        k = self.restart - 1
+        U, Z, C = state.U[:k].astype(dtype), state.Z[:k].astype(dtype), state.C[:k]
+        if state.valid_for(key, 1 if self.carry == "solution" else 2):
             gram = op.gram(C, C)
             if np.max(np.abs(gram - np.eye(len(C)))) <= ORTHO:
-                return RecycleSpace(U, C, key)
+                return RecycleSpace(U, C, key, Z)
         else:
-            C = np.stack([op.apply(u) for u in U.astype(dtype)])
-        U, C = orthonormalise(op, U.astype(dtype), C)
-        return RecycleSpace(U, C, key)
+            if self.carry == "preconditioned":
+                Z = np.stack([op.precond(u) for u in U])
+            C = np.stack([op.matvec(z) for z in Z])
+        C, U, Z = orthonormalise(op, C, U, Z)
+        return RecycleSpace(U, C, key, Z)
 
     # -- one system ----------------------------------------------------------------------------
 
@@ -248,15 +313,21 @@ class GCRODR:
         m = self.restart
         W = np.zeros((m + 1, r.size), dtype=x.dtype)  # rows: C (k), then V (m - k + 1)
         k = space.k
-        U = np.zeros((0, r.size), dtype=x.dtype)
-        if space.U is not None and space.C is not None and k:
-            U, W[:k] = space.U, space.C
+        MV = np.zeros((m - k, r.size), dtype=x.dtype)  # rows: M V (m - k), m if k = 0
+        U = Z = np.zeros((0, r.size), dtype=x.dtype)
+        if space.U is not None and space.Z is not None and space.C is not None and k:
+            U, Z, W[:k] = space.U, space.Z, space.C
         start, rescued = (x, r), False
         history = [rnorm]
+        kh = k  # rows of the space that are harmonic Ritz vectors (the rest: outer vectors)
+        rows = (max(k, self.recycle + 1) + self.outer + 1, r.size)  # U, Z with outer vectors
+        UB, ZB = (np.zeros(rows, x.dtype), np.zeros(rows, x.dtype)) if self.outer else (U, Z)
         while True:
             cycles += 1
-            t, steps, G = self._cycle(op, x, r, U, W, k, its, monitor)
-            x = x + op.precond(t)
+            if len(MV) < m - k:  # the space shrank (rank drop, fresh restart)
+                MV = np.zeros((m - k, r.size), dtype=x.dtype)
+            t, steps, G, y = self._cycle(op, x, r, Z, W, MV, k, its, monitor)
+            x = x + t
             its += steps
             r = op.residual(x)
             history.append(op.norm(r))
@@ -264,24 +335,30 @@ class GCRODR:
                 1 - STALL_REDUCTION) * history[-1 - STALL_CYCLES]
             stopped = monitor(its, history[-1], x)
             if stalled and not stopped and space.k and not rescued:  # carried space led here
-                (x, r), U, k, rescued = start, U[:0], 0, True  # start afresh, once
-                history = [rnorm]
+                (x, r), U, Z, k, rescued = start, U[:0], Z[:0], 0, True  # afresh, once
+                history, kh = [rnorm], 0
                 continue
-            if steps:
-                U, k = self._update(op, U, W, k, G)
+            if steps and self.outer and k and not (stopped or stalled):
+                if U.base is not UB:  # the space of the last harmonic update: into the buffer
+                    UB[:k], ZB[:k] = U, Z
+                U, Z, k = self._outer(op, UB, ZB, W, MV, k, kh, G, y)
+            elif steps:
+                U, Z, k = self._update(op, U, Z, W, MV, k, G)
+                kh = k
             if stopped or stalled or not steps:
                 break
-        space = RecycleSpace(U.copy(), W[:k].copy(), space.key) if k else RecycleSpace(
-            key=space.key)
+        space = RecycleSpace(U.copy(), W[:k].copy(), space.key, Z.copy()) if k else \
+            RecycleSpace(key=space.key)
         end = None if stopped else "stagnation" if stalled else "breakdown"
         return x, its, space, {"recycle": k, "cycles": cycles, "end": end, "rescued": rescued}
 
-    def _cycle(self, op: Operator, x: Array, r: Array, U: Array, W: Array, k: int,
-               its: int, monitor: Monitor) -> tuple[Array, int, Array]:
+    def _cycle(self, op: Operator, x: Array, r: Array, Z: Array, W: Array, MV: Array, k: int,
+               its: int, monitor: Monitor) -> tuple[Array, int, Array, Array]:
         """Project out ``C``, run up to ``m - k`` deflated Arnoldi steps (Gram-Schmidt
         against ``[C, V]`` in place in ``W``, :func:`orthogonalise`) until ``monitor`` stops
-        them. ``W[:k]`` holds ``C``, ``W[k:]`` receives ``V``. Returns ``(t, steps j, G)``:
-        the correction ``x <- x + M t`` and ``G = [C^H B V_j; H_j]``.
+        them. ``W[:k]`` holds ``C``, ``W[k:]`` receives ``V``, ``MV[:j]`` the directions
+        ``M V_j``. Returns ``(t, steps j, G, y)``: the correction ``x <- x + t``,
+        ``t = Z (C^H r - G_k y) + M V_j y``, ``G = [C^H A M V_j; H_j]`` and ``y``.
 
         The least-squares residual ``min ||beta e_1 - H_j y||`` tested at each step is
         ``beta / ||z||`` with ``z`` spanning the null space of ``H_j^H`` (``z_0 = 1``,
@@ -304,7 +381,8 @@ class GCRODR:
             np.divide(r, beta, out=W[k])
         while not stop and j < steps:
             p = k + j + 1
-            W[p] = op.apply(W[p - 1])
+            MV[j] = op.precond(W[p - 1])
+            W[p] = op.matvec(MV[j])
             G[:p, j], hnorm = orthogonalise(op, W, p)
             G[p, j] = hnorm
             j += 1
@@ -321,12 +399,40 @@ class GCRODR:
         rhs[0] = beta
         y, _, rank, _ = np.linalg.lstsq(G[k:k + j + 1, :j], rhs, rcond=None)  # small: LAPACK
         if j == 0 or rank < j or not np.all(np.isfinite(y)):  # e.g. B V_j in range(C)
-            return c @ U, 0, G[:, :0]
-        t = (c - G[:k, :j] @ y) @ U + y @ W[k:k + j]
-        return t, j, G[:, :j]
+            return c @ Z, 0, G[:, :0], y[:0]
+        return (c - G[:k, :j] @ y) @ Z + y @ MV[:j], j, G[:, :j], y
 
-    def _update(self, op: Operator, U: Array, W: Array, k: int,
-                G: Array) -> tuple[Array, int]:
+    def _outer(self, op: Operator, UB: Array, ZB: Array, W: Array, MV: Array, k: int, kh: int,
+               G: Array, y: Array) -> tuple[Array, Array, int]:
+        """Append the cycle's correction as a GCROT outer vector: ``z = M V_j y - Z G_k y``
+        (the correction less its part along ``Z``), ``c = A z = V_{j+1} H_j y`` from the
+        Arnoldi relation (no product), re-orthogonalised against ``C`` and normalised, ``u``
+        alike; beyond ``kh + outer`` rows the oldest outer vector is dropped. ``O((k + j) n)``
+        work against the ``O(k (k + j) n)`` and ``(k + j)^3`` of :meth:`_update`. ``U`` and
+        ``Z`` are the first ``k`` rows of the buffers ``UB``, ``ZB`` (rows appended in place);
+        returns them and the new ``k``."""
+        j = len(y)
+        U, Z = UB[:k], ZB[:k]
+        hy = G[k:k + j + 1, :j] @ y
+        gy = G[:k, :j] @ y
+        c = hy @ W[k:k + j + 1]
+        z = -gy @ Z + y @ MV[:j]
+        u = -gy @ U + y @ W[k:k + j]
+        W[k] = c
+        h, norm = orthogonalise(op, W, k)
+        if not norm > DROP * np.linalg.norm(hy):
+            return U, Z, k
+        W[k] /= norm
+        ZB[k], UB[k] = (z - h @ Z) / norm, (u - h @ U) / norm
+        k += 1
+        if k > kh + self.outer:  # drop the oldest outer vector (overlapping copies: NumPy
+            for X in (UB, ZB, W):  # buffers them)
+                X[kh:k - 1] = X[kh + 1:k]
+            k -= 1
+        return UB[:k], ZB[:k], k
+
+    def _update(self, op: Operator, U: Array, Z: Array, W: Array, MV: Array, k: int,
+                G: Array) -> tuple[Array, Array, int]:
         """The new recycle space from the cycle's ``[U~, V_j]`` and ``G`` (harmonic Ritz
         vectors): returns ``U`` and its size; ``W[:k_new]`` receives ``C``."""
         j = G.shape[1]
@@ -341,15 +447,16 @@ class GCRODR:
         WV[k:, k:] = np.eye(j + 1, j)
         P = harmonic_ritz(Gbar, WV, self.recycle, min(self.recycle + 1, self.restart - 1))
         if P is None:
-            return U, k
+            return U, Z, k
         Q, Rq, piv = sla.qr(Gbar @ P, mode="economic", pivoting=True)
         rank = int(np.sum(np.abs(np.diag(Rq)) > DROP * abs(Rq[0, 0]))) if Rq.size else 0
         if rank == 0:
-            return U, k
+            return U, Z, k
         T = np.linalg.solve(Rq[:rank, :rank].T, P[:, piv[:rank]].T)
-        U = (T[:, :k] * scale) @ U + T[:, k:] @ W[k:k + j]  # rows of [U~, V_j] P R^{-1}
+        U, Z = ((T[:, :k] * scale) @ U + T[:, k:] @ W[k:k + j],  # rows of [U~, V_j] P R^-1
+                (T[:, :k] * scale) @ Z + T[:, k:] @ MV[:j])  # and of [Z~, M V_j] P R^-1
         W[:rank] = Q[:, :rank].T @ W[:p]
-        return U, rank
+        return U, Z, rank
 
 
 def harmonic_ritz(G: Array, WV: Array, k: int, most: int) -> Array | None:
@@ -390,7 +497,10 @@ def orthogonalise(op: Operator, W: Array, p: int) -> tuple[Array, float]:
     ``(W[:p]^H w, ||w''||)``; two reductions per step: ``h = W^H w``, then ``h_2`` and
     ``||w'||^2`` in one product with ``W[:p + 1]`` (its last entry), and
     ``||w''||^2 = ||w'||^2 - ||h_2||^2`` (accurate: ``h_2`` is small next to ``w'`` unless
-    the first pass cancelled to rounding level, a breakdown for the caller).
+    the first pass cancelled to rounding level, a breakdown for the caller). The first
+    update and the second products run on column blocks of ``BLOCK`` entries, so the basis
+    streams from memory three times instead of four (0.8 against 1.3 ms per step, 45 vectors
+    of 6,400 float64, one thread).
 
     One pass is not enough, nor is a second pass only when the first cancelled below
     ``0.1 ||w||`` with the norm taken from Pythagoras (``||w||^2 - ||h||^2``, which assumes
@@ -404,8 +514,12 @@ def orthogonalise(op: Operator, W: Array, p: int) -> tuple[Array, float]:
     """
     w = W[p]
     h = op.reduce(_dots(W[:p], w))
-    w -= h @ W[:p]
-    both = op.reduce(_dots(W[:p + 1], w))
+    both = np.zeros(p + 1, dtype=W.dtype)
+    for start in range(0, w.size, BLOCK):  # the first update and the second dot products
+        block = W[:p + 1, start:start + BLOCK]  # on one column block while it is in cache
+        w[start:start + BLOCK] -= h @ block[:p]
+        both += _dots(block, w[start:start + BLOCK])
+    both = op.reduce(both)
     h2, ww = both[:p], float(both[p].real)
     w -= h2 @ W[:p]
     return h + h2, float(np.sqrt(max(ww - float(np.vdot(h2, h2).real), 0.0)))
@@ -416,17 +530,18 @@ def _dots(X: Array, w: Array) -> Array:
     return (X @ w.conj()).conj() if np.iscomplexobj(X) else X @ w
 
 
-def orthonormalise(op: Operator, U: Array, C: Array) -> tuple[Array, Array]:
-    """``C <- C T``, ``U <- U T`` with ``C`` orthonormal (SVQB twice: ``C^H C = V L V^H``,
-    ``T = V L^{-1/2}``), dropping directions with ``sqrt(l / l_max) < DROP``.
+def orthonormalise(op: Operator, C: Array, *rows: Array) -> tuple[Array, ...]:
+    """``C <- C T`` and every block of ``rows`` ``<- rows T`` with ``C`` orthonormal (SVQB
+    twice: ``C^H C = V L V^H``, ``T = V L^{-1/2}``), dropping directions with
+    ``sqrt(l / l_max) < DROP``: returns ``(C, *rows)``.
 
-    Keeps ``A M U = C`` and needs only inner products summed over the ranks.
+    Keeps ``A Z = C`` (and ``M U = Z``) and needs only inner products summed over the ranks.
     """
     for _ in range(2):
         if not len(C):
             break
         lam, V = np.linalg.eigh(op.gram(C, C))
         keep = lam > (DROP**2) * lam[-1] if lam[-1] > 0 else np.zeros_like(lam, bool)
-        T = V[:, keep] / np.sqrt(lam[keep])
-        C, U = T.T @ C, T.T @ U
-    return U, C
+        T = (V[:, keep] / np.sqrt(lam[keep])).T
+        C, rows = T @ C, tuple(T @ X for X in rows)
+    return (C, *rows)

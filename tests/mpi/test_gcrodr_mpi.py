@@ -24,11 +24,15 @@ def _fields(count: int) -> list[np.ndarray]:
     return [np.exp(g0 + 0.1 * i * g1) for i in range(count)]
 
 
+@pytest.mark.parametrize(("outer", "carry"), [(0, "preconditioned"), (4, "solution")])
 @pytest.mark.parametrize("pc", ["jacobi"])
-def test_gcrodr_sequence_follows_the_host_method(everywhere, pc):
+def test_gcrodr_sequence_follows_the_host_method(everywhere, pc, outer, carry):
+    """``outer = 4, carry = "solution"``: GCROT outer vectors between the harmonic Ritz
+    updates, the space carried as ``Z`` with ``C = A Z`` (issue 30)."""
     fields = _fields(3)
-    ranks = Solver("gcrodr", pc, backend="petsc", rtol=1e-8, restart=20, recycle=8)
-    host = Solver("gcrodr", pc, rtol=1e-8, restart=20, recycle=8)
+    options = dict(rtol=1e-8, restart=20, recycle=8, outer=outer, carry=carry)
+    ranks = Solver("gcrodr", pc, backend="petsc", **options)
+    host = Solver("gcrodr", pc, **options)
     ours = [ranks.solve(p, p.b) for p in map(distributed.diffusion, fields)]
     serial = [host.solve(p, p.b) for p in map(operators.diffusion, fields)]
     assert everywhere(all(r.converged and r.info["ksp_type"] == "python" for r in ours))

@@ -132,7 +132,8 @@ def test_killed_datagen_resumes_without_lost_or_repeated_samples(tmp_path):
 @pytest.mark.parametrize("bad", [
     ["--method", "nope"], ["--pc", "nope"], ["--count", "-1"], ["--shard-size", "0"],
     ["--grid", "1"], ["--rtol", "-1"], ["--recycle", "40"], ["--problem", "nope"],
-    ["--sort", "nope"], ["--seed", "-2"], ["--backend", "nope"]])
+    ["--sort", "nope"], ["--seed", "-2"], ["--backend", "nope"], ["--outer", "20"],
+    ["--outer", "-1"], ["--carry", "nope"]])
 def test_bad_arguments_exit_2_and_write_nothing(tmp_path, bad, assert_cli_rejects):
     out = tmp_path / "out"
     assert_cli_rejects(["datagen", "--problem", "darcy", "--count", "4", "--grid", "8",
