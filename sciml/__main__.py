@@ -23,15 +23,17 @@ from typing import Any, NoReturn
 
 from solvers.errors import SolverError
 
-#: Modules that contribute a sub-command, in the order shown by ``--help``.
-COMMAND_MODULES = (
-    "sciml.demo",
-    "sciml.dcdm.cli",
-    "sciml.batch",
-    "sciml.recycling.datagen",
-    "sciml.neural_operators.cli",
-    "sciml.mesh_movers.cli",
-)
+#: The module that contributes each sub-command, in the order shown by ``--help``. A command
+#: line naming one command imports only its module: ``mpiexec -n 2 python -m sciml datagen``
+#: would otherwise import JAX on every rank (2-3 s each) for the commands it does not run.
+COMMANDS = {
+    "demo": "sciml.demo",
+    "train-dcdm": "sciml.dcdm.cli",
+    "batch": "sciml.batch",
+    "datagen": "sciml.recycling.datagen",
+    "train-operator": "sciml.neural_operators.cli",
+    "train-dmm": "sciml.mesh_movers.cli",
+}
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -85,14 +87,15 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of ``command`` (a key of :data:`COMMANDS`)."""
     parser = Parser(
         prog="python -m sciml", description="Learned and classical linear solvers for PDEs."
     )
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log the solvers' choices (auto, setup reuse, compilations)")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for name in COMMAND_MODULES:
+    for name in [COMMANDS[command]] if command in COMMANDS else COMMANDS.values():
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -104,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(next((w for w in words if not w.startswith("-")), None))
     args = parser.parse_args(argv)
     if args.verbose:
         _log_to_stderr()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sciml.__main__ import build_parser, main, plain_text
+from sciml.__main__ import COMMANDS, build_parser, main, plain_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,3 +119,21 @@ def test_train_dcdm_prints_its_validation_table(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "validation (held-out right-hand side, rtol 1e-06)" in out
     assert re.search(r"16x16\s+9\s+41\s+True", out)
+
+
+def test_command_table_names_what_each_module_registers():
+    """:data:`sciml.__main__.COMMANDS` maps each command to the module that adds it."""
+    for command in COMMANDS:
+        parser = build_parser(command)
+        choices = next(a for a in parser._actions
+                       if isinstance(a, argparse._SubParsersAction)).choices
+        assert set(choices) == {command}
+
+
+def test_one_command_imports_only_its_module():
+    """``python -m sciml datagen`` (run per MPI rank) does not import JAX for other commands."""
+    code = ("import sys; from sciml.__main__ import build_parser; build_parser('datagen'); "
+            "print('jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
