@@ -15,11 +15,18 @@ Darcy (``-div(K grad u) = 1``, log-normal ``K``; SPD), per grid size:
   capped at ``UNTRAINED_MAXITER`` iterations (it stagnates);
 - ``Jacobi-PCG``, ``AMG-CG`` (pyamg smoothed aggregation), ``direct`` (SuperLU).
 
-Helmholtz (``-Laplace u - (k/c)^2 u = 1``, ``k h`` in 0.2-0.3; indefinite): ``HINTS-FGMRES``
-with the model ``--helmholtz-model`` (no Helmholtz model ships; default the output of
-``scripts/train-error-operator.sh`` with ``FAMILIES=helmholtz``, rows left out when it is
-missing), ``FGMRES+smoother``, ``FGMRES+untrained``, ``GMRES+ILU`` (equal restart),
-``direct``.
+Helmholtz (``-Laplace u - (k/c)^2 u = 1``, ``k h`` in 0.2-0.3; indefinite), per grid size:
+
+- ``HINTS-FGMRES``: ``method="fgmres", pc="hints"`` with the shipped ``helmholtz-error``
+  (``--helmholtz-model``; trained through the cycle by its residual, on 64^2 and on the
+  two-grid cycle at 128^2, :mod:`sciml.neural_operators.cycle_train`), FGMRES(40), 16 sweeps;
+- ``FGMRES+smoother``, ``FGMRES+untrained``: the ablations, as for Darcy;
+- ``GMRES+ILU``: GMRES(40) with SuperLU's threshold ILU at the library's defaults
+  (``drop_tol=1e-4``, ``fill_factor=10``: nearly a full LU at these sizes, 3-5 iterations);
+  ``GMRES+ILU(1e-2)``: a cheaper one (``drop_tol=1e-2``, ``fill_factor=2``);
+- ``GMRES+shifted-Lap``: GMRES(40) with one pyamg V-cycle on the complex shifted Laplacian
+  ``L - (1 - 0.5 i)(k/c)^2`` (``pc="shifted-laplacian"``, real part on this real system);
+- ``direct`` (SuperLU).
 
 Times are of the whole ``solve()`` call (setup included: network load and encoding, AMG
 hierarchy, ILU, factorisation), averaged over the samples; one extra sample per size and row
@@ -49,6 +56,8 @@ import numpy as np
 
 RTOL = 1e-8
 MAXITER = 3000
+#: The iteration cap in force (``--maxiter``).
+LIMIT = {"maxiter": MAXITER}
 #: The untrained network stagnates (about 1,000 iterations at 64^2, 10 s each solve); capped.
 UNTRAINED_MAXITER = 300
 RESTART = 40
@@ -73,9 +82,15 @@ HELMHOLTZ_ROWS: dict[str, dict[str, Any]] = {
     "FGMRES+untrained": {"method": "fgmres", "pc": "hints", "model": "@untrained",
                          "restart": RESTART, "maxiter": UNTRAINED_MAXITER},
     "GMRES+ILU": {"method": "gmres", "pc": "ilu", "restart": RESTART},
+    "GMRES+ILU(1e-2)": {"method": "gmres", "pc": "ilu", "restart": RESTART, "drop_tol": 1e-2,
+                        "fill_factor": 2},
+    "GMRES+shifted-Lap": {"method": "gmres", "pc": "shifted-laplacian", "restart": RESTART},
     "direct": {"method": "direct"},
 }
-MODEL = {"darcy": "darcy-error", "helmholtz": "sciml-out/error-helmholtz/model.eqx"}
+MODEL = {"darcy": "darcy-error", "helmholtz": "helmholtz-error"}
+#: Rows that are the HINTS cycle itself or its ablations (not a classical alternative).
+ABLATIONS = ("HINTS-FCG", "HINTS-FGMRES", "FCG+smoother", "FCG+untrained", "FGMRES+smoother",
+             "FGMRES+untrained")
 
 
 def untrained(name: str, folder: Path) -> Path:
@@ -89,13 +104,19 @@ def untrained(name: str, folder: Path) -> Path:
         "grid"]}), folder / Path(name).stem)
 
 
+def _available(name: str) -> bool:
+    from sciml.neural_operators import error_operator as eo
+
+    return name in eo.SHIPPED or Path(name).is_file()
+
+
 def run_row(problems: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     """Solve the warm-up problem, then the counted ones; iterations, time, converged."""
     from solvers import solve
 
     def one(p: Any) -> tuple[Any, float]:
         t = time.perf_counter()
-        res = solve(p, rtol=RTOL, **{"maxiter": MAXITER, **kwargs})
+        res = solve(p, rtol=RTOL, **{"maxiter": LIMIT["maxiter"], **kwargs})
         return res, time.perf_counter() - t
 
     _, warm = one(problems[0])
@@ -113,7 +134,7 @@ def bench(family: str, sizes: list[int], samples: int, seed: int,
     import operators
 
     rows = dict(DARCY_ROWS if family == "darcy" else HELMHOLTZ_ROWS)
-    if family == "helmholtz" and not Path(MODEL[family]).is_file():
+    if family == "helmholtz" and not _available(MODEL[family]):
         print(f"# no Helmholtz error operator at {MODEL[family]}: HINTS and untrained rows "
               f"left out", flush=True)
         rows = {k: v for k, v in rows.items() if "pc" not in v or v.get("model") == "none"
@@ -136,7 +157,7 @@ def bench(family: str, sizes: list[int], samples: int, seed: int,
 
 
 def _line(row: dict[str, Any]) -> str:
-    return (f"{row['family']:<9} {row['grid']:>4}^2 {row['row']:<17} "
+    return (f"{row['family']:<9} {row['grid']:>4}^2 {row['row']:<18} "
             f"{row['iterations']:>8.1f} {row['seconds']:>9.3f} {row['warmup_seconds']:>8.2f} "
             f"{row['converged']:>3}/{row['count']:<3} {','.join(row['reasons'])}")
 
@@ -152,8 +173,11 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
         grids = sorted({g for f, g, name in by if f == family and name == hints})
         for g in grids:
             h, b = by[(family, g, hints)], by[(family, g, base)]
+            d = by.get((family, g, "direct"))
             lines.append(f"{family} {g}^2: {hints} iterations / {base}'s = "
-                         f"{h['iterations'] / b['iterations']:.3f}; time {h['seconds']:.3f} s")
+                         f"{h['iterations'] / b['iterations']:.3f}; time {h['seconds']:.3f} s"
+                         + (f" = {h['seconds'] / d['seconds']:.2f}x direct's" if d else "")
+                         + f"; converged {h['converged']}/{h['count']}")
         if len(grids) > 1:
             growth = by[(family, grids[-1], hints)]["iterations"] / \
                 by[(family, grids[0], hints)]["iterations"]
@@ -167,7 +191,7 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
         cost = res.get("data_seconds", 0.0) + train_s
         g = grids[-1]
         classical = [r for (f, gg, name), r in by.items() if f == family and gg == g
-                     and name not in (hints,) and "+" not in name and r["converged"] == r["count"]]
+                     and name not in ABLATIONS and r["converged"] == r["count"]]
         best = min(classical, key=lambda r: r["seconds"]) if classical else None
         saving = best["seconds"] - by[(family, g, hints)]["seconds"] if best else float("nan")
         pays = f"{cost / saving:.0f} solves" if saving > 0 else "never"
@@ -188,20 +212,24 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--helmholtz-model", default=MODEL["helmholtz"],
-                    help="error operator for the Helmholtz rows (none ships)")
+                    help="error operator for the Helmholtz rows (a shipped name or a path)")
+    ap.add_argument("--maxiter", type=int, default=MAXITER,
+                    help="iteration cap of every iterative row (the untrained one: at most 300)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default="sciml-out/bench-neural-pc")
     args = ap.parse_args()
     MODEL["helmholtz"] = args.helmholtz_model
+    LIMIT["maxiter"] = args.maxiter
     if args.quick:
         args.darcy, args.helmholtz, args.samples = [64], [64], 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     threads = os.environ.get("OMP_NUM_THREADS", "default")
     print(f"# bench_neural_pc: rtol {RTOL:g}, float64 (network float32), seed {args.seed} "
-          f"(hidden), {args.samples} samples + 1 warm-up per row; OMP_NUM_THREADS={threads}; "
+          f"(hidden), {args.samples} samples + 1 warm-up per row, maxiter {args.maxiter}; "
+          f"OMP_NUM_THREADS={threads}; "
           f"loadavg {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(f"{'family':<9} {'size':>6} {'row':<17} {'iters':>8} {'time s':>9} {'warm-up':>8} "
+    print(f"{'family':<9} {'size':>6} {'row':<18} {'iters':>8} {'time s':>9} {'warm-up':>8} "
           f"{'conv':>7} reasons")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,24 +6,26 @@
 # 64 x 64, seed 0, four residual kinds each: smooth random fields, white noise, relaxation
 # errors, the family's right-hand side) and checked on 64 samples of seed 1000.
 #
-#   bash scripts/train-error-operator.sh                     # Darcy (shipped)
-#   FAMILIES="darcy helmholtz" bash scripts/train-error-operator.sh
+#   bash scripts/train-error-operator.sh                     # Darcy
+#   FAMILIES="darcy helmholtz" bash scripts/train-error-operator.sh   # both shipped models
 #   RESUME=1 bash scripts/train-error-operator.sh            # continue a stopped run
 #
-# Data and runs go to $OUT/error-<family> (checkpoints, model.eqx/.json); the Darcy model is
-# then copied into the package. The Helmholtz run (k h 0.2-0.3, 200 fields, 10 epochs,
-# lr 1e-3) is not shipped: it stayed at 89% held-out error and slowed FGMRES down against
-# the smoother alone; benchmarks/bench_neural_pc.py reads it from
-# $OUT/error-helmholtz/model.eqx. About 30 minutes (Darcy) and 10 minutes (Helmholtz) on a
-# loaded CPU core.
+# Data and runs go to $OUT/error-<family> (checkpoints, model.eqx/.json) and the model is copied
+# into the package. Helmholtz (helmholtz-error): the same FNO trained through the HINTS cycle
+# by the residual it leaves (python -m sciml.neural_operators.cycle_train: k h 0.2-0.3, 150
+# fields on 64 x 64, 4 random residuals per field, 10 epochs, then one Krylov round: the pc's
+# inputs inside FGMRES(40), 8 per field, and 6 more epochs), checked on 8 fields of seed 1000;
+# 64^2 only (at 128^2 k h doubles on the network's grid and FGMRES does not converge). About
+# 30 minutes (Darcy) and 12 minutes (Helmholtz) on one CPU core.
 set -euo pipefail
 OUT="${OUT:-sciml-out}"
 FAMILIES="${FAMILIES:-darcy}"
 for family in $FAMILIES; do
   if [ "$family" = helmholtz ]; then
-    python -m sciml.neural_operators.error_train --family helmholtz --grid 64 --fields 200 \
-      --test-fields 16 --epochs 10 --lr 1e-3 --kh 0.2 0.3 --seed 0 --set modes=12 \
-      --set width=20 --out "$OUT/error-helmholtz" ${RESUME:+--resume}
+    python -m sciml.neural_operators.cycle_train --family helmholtz --grids 64 \
+      --fields 150 --test-fields 8 --epochs 10 --rounds 1 --round-epochs 6 --batch-size 8 \
+      --seed 0 --set modes=12 --set width=20 --out "$OUT/error-helmholtz" \
+      --install helmholtz-error ${RESUME:+--resume}
   else
     python -m sciml.neural_operators.error_train --family darcy --grid 64 --fields 300 \
       --test-fields 16 --epochs 30 --seed 0 --set modes=12 --set width=20 \

@@ -69,13 +69,17 @@ __all__ = ["FEATURES", "SHIPPED", "ErrorOperator", "Scaling", "correction", "def
 #: How the coefficient channel is read off the matrix, by name (see the module docstring).
 FEATURES = ("log_diffusion", "wave_shift")
 #: Shipped models (``weights/<name>.eqx``) and the problem kinds each is the default for.
-#: No Helmholtz model ships: trained as the Darcy one, it stayed at 89% held-out error and
-#: made FGMRES slower than the smoother alone (``docs/learned/neural-operators.md``).
-SHIPPED: dict[str, tuple[str, ...]] = {"darcy-error": ("diffusion", "darcy")}
+#: ``darcy-error`` is fitted to solutions of the error equation
+#: (:mod:`sciml.neural_operators.error_train`); ``helmholtz-error`` (64^2, k h 0.2-0.3) is
+#: trained through the HINTS cycle by the residual it leaves
+#: (:mod:`sciml.neural_operators.cycle_train`): fitted to solutions it stayed at 89% error.
+SHIPPED: dict[str, tuple[str, ...]] = {"darcy-error": ("diffusion", "darcy"),
+                                       "helmholtz-error": ("helmholtz",)}
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 KIND = "error-operator"
-REBUILD_SHIPPED = ("rebuild it with `bash scripts/train-error-operator.sh` (data + training, "
-                   "seed 0), or reinstall the package")
+REBUILD_SHIPPED = ("rebuild it with `FAMILIES=\"darcy helmholtz\" bash "
+                   "scripts/train-error-operator.sh` (data + training, seed 0), or reinstall "
+                   "the package")
 REBUILD_OWN = "retrain it with `python -m sciml.neural_operators.error_train --out DIR`"
 
 

@@ -184,9 +184,10 @@ class HintsPreconditioner:
     Parameters
     ----------
     model
-        Shipped error operator (``"darcy-error"``), a model path (e.g. one trained by
-        ``python -m sciml.neural_operators.error_train --family helmholtz``), or ``"none"``
-        (smoother alone); default from the problem's kind.
+        Shipped error operator (``"darcy-error"``, ``"helmholtz-error"``), a model path (one
+        trained by :mod:`~sciml.neural_operators.error_train` or
+        :mod:`~sciml.neural_operators.cycle_train`), or ``"none"`` (smoother alone); default
+        from the problem's kind.
     sweeps
         Damped-Jacobi sweeps before and after the network correction.
     omega

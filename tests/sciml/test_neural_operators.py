@@ -190,9 +190,9 @@ def test_cli_trains_on_a_datagen_directory(datadir: Path, tmp_path: Path,
 
 def test_shipped_model_is_as_accurate_as_documented_on_held_out_problems() -> None:
     """Claim (README, docs/learned/neural-operators.md): the shipped 64^2 Darcy FNO has
-    held-out relative L2 error 3.0% (400 test samples of the training family, seed 0).
-    Checked on 48 problems of another seed (never seen), against the direct solution:
-    measured 3.09% (single problems 2-7%); bar 3.4%."""
+    held-out relative L2 error 1.6% (the last 200 of 3,200 samples of seed 0; 1.7% on 24 of
+    seed 2929). Checked on 48 problems of another seed (never seen), against the direct
+    solution: measured 1.55% (single problems 0.4-5.6%); bar 1.7%."""
     fam = operators.family("darcy", 64, seed=99)
     errors = []
     for i in range(48):
@@ -200,18 +200,18 @@ def test_shipped_model_is_as_accurate_as_documented_on_held_out_problems() -> No
         exact = solve(p, p.b, method="direct").x
         errors.append(np.linalg.norm(initial_guess("fno:darcy", p) - exact)
                       / np.linalg.norm(exact))
-    assert np.mean(errors) <= 0.034, np.mean(errors)
+    assert np.mean(errors) <= 0.017, np.mean(errors)
 
 
 def test_shipped_model_warm_start_saves_cg_iterations() -> None:
     """Claim (README, docs/learned/neural-operators.md): as a warm start the FNO saves about
-    5% of CG's iterations and one AMG-CG iteration, rtol 1e-8, on the 5 held-out 64^2
-    problems of ``bench_neural_operators.py`` (the last 5 of the 1,400 the model was split
-    on; it trained on the first 1,000). Baseline: the zero initial guess. Measured: CG 747.4
-    -> 705.2 (5.6%), AMG-CG 9 -> 8; bars 4.5% and 4 iterations over the 5 problems."""
+    9% of CG's iterations and one AMG-CG iteration, rtol 1e-8, on 5 held-out 64^2 problems
+    (the last 5 of the 3,200 the model was split on; it trained on the first 3,000).
+    Baseline: the zero initial guess. Measured: CG 3,544 -> 3,218 (9.2%), AMG-CG 45 -> 40
+    over the 5 problems; bars 8% and 4 iterations."""
     fam = operators.family("darcy", 64, seed=0)
     saved = {None: [0, 0], "amg": [0, 0]}  # pc -> [iterations from zero, from the FNO]
-    for p in (fam.sample(i) for i in range(1395, 1400)):
+    for p in (fam.sample(i) for i in range(3195, 3200)):
         x0 = initial_guess("fno:darcy", p)
         for pc, counts in saved.items():
             zero = solve(p, p.b, method="cg", pc=pc, rtol=1e-8)
@@ -219,7 +219,7 @@ def test_shipped_model_warm_start_saves_cg_iterations() -> None:
             assert warm.converged and zero.converged
             counts[0] += zero.iterations
             counts[1] += warm.iterations
-    assert saved[None][1] <= (1 - 0.045) * saved[None][0], saved
+    assert saved[None][1] <= (1 - 0.08) * saved[None][0], saved
     assert saved["amg"][1] <= saved["amg"][0] - 4, saved
     named = solve(p, p.b, method="cg", pc="amg", rtol=1e-8, x0="fno:darcy")  # x0 by name
     assert named.converged and named.iterations == warm.iterations
