@@ -8,9 +8,10 @@ equinox (``--help`` and argument errors stay instant).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["add_run_options"]
+__all__ = ["add_run_options", "positive"]
 
 
 def add_run_options(parser: argparse.ArgumentParser, default_out: Path,
@@ -25,3 +26,22 @@ def add_run_options(parser: argparse.ArgumentParser, default_out: Path,
         parser.add_argument("--install", action="store_true",
                             help=f"copy the final weights into the package ({install})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def positive(kind: type, zero_ok: bool = False) -> Callable[[str], int | float]:
+    """An argparse ``type`` accepting numbers of ``kind`` that are > 0 (>= 0 if ``zero_ok``)."""
+
+    bound = ">= 0" if zero_ok else "> 0"
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a {kind.__name__} {bound}, not {text!r}") from None
+        if not (value >= 0 if zero_ok else value > 0):
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {text!r}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse

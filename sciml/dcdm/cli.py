@@ -21,10 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
-from sciml.cli_options import add_run_options
+from sciml.cli_options import add_run_options, positive
 from sciml.dcdm.families import FAMILIES
 from sciml.dcdm.weights import WEIGHTS_DIR
 from solvers.errors import InvalidOptionError
@@ -43,21 +42,6 @@ def _grid(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _positive(kind: type) -> Callable[[str], int | float]:
-    """An argparse ``type`` accepting numbers of ``kind`` that are > 0."""
-
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be a {kind.__name__} > 0, not {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, not {text!r}")
-        return value
-
-    parse.__name__ = f"positive {kind.__name__}"
-    return parse
 
 
 def _family_default(name: str) -> str:
@@ -75,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser = subparsers.add_parser(
         "train-dcdm", help="train a DCDM network (data-free, Ritz vectors)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    positive_int, positive_float = _positive(int), _positive(float)
+    positive_int, positive_float = positive(int), positive(float)
     parser.add_argument("--model", "--kind", dest="model", required=True,
                         choices=sorted(FAMILIES), help="PDE family to train for")
     parser.add_argument("--grid", nargs="+", type=_grid, default=None,

@@ -58,7 +58,6 @@ import argparse
 import dataclasses
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -73,10 +72,18 @@ from tqdm import tqdm
 
 import operators
 from operators.fields import gaussian_random_field
+from sciml.cli_options import positive
 from sciml.dcdm import stencil
 from sciml.neural_operators import error_operator as eo
 from sciml.neural_operators.data import fingerprint
 from sciml.neural_operators.error_data import FEATURE_OF
+from sciml.neural_operators.error_train import (
+    NONNEGATIVE_INT,
+    POSITIVE_INT,
+    add_output_options,
+    architecture,
+    finish,
+)
 from sciml.neural_operators.fno import FNO
 from sciml.neural_operators.hints import HintsPreconditioner, JaxHints, restrict, transfer
 from sciml.persist import atomic_write, atomic_write_text
@@ -351,30 +358,25 @@ def main(argv: list[str] | None = None) -> None:
                                  description="train an error operator by the HINTS cycle's "
                                              "residual")
     ap.add_argument("--family", choices=sorted(FEATURE_OF), default="helmholtz")
-    ap.add_argument("--grids", type=int, nargs="+", default=[64],
+    ap.add_argument("--grids", type=POSITIVE_INT, nargs="+", default=[64],
                     help="training grids; the network runs on the first")
-    ap.add_argument("--fields", type=int, default=150, help="coefficient fields per grid")
-    ap.add_argument("--test-fields", type=int, default=8)
-    ap.add_argument("--per-field", type=int, default=4)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=1, help="Krylov rounds (see the module)")
-    ap.add_argument("--round-epochs", type=int, default=6)
-    ap.add_argument("--krylov-keep", type=int, default=8)
-    ap.add_argument("--krylov-iterations", type=int, default=120)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--sweeps", type=int, default=16,
+    ap.add_argument("--fields", type=POSITIVE_INT, default=150,
+                    help="coefficient fields per grid")
+    ap.add_argument("--test-fields", type=POSITIVE_INT, default=8)
+    ap.add_argument("--per-field", type=POSITIVE_INT, default=4)
+    ap.add_argument("--epochs", type=POSITIVE_INT, default=10)
+    ap.add_argument("--rounds", type=NONNEGATIVE_INT, default=1,
+                    help="Krylov rounds (see the module)")
+    ap.add_argument("--round-epochs", type=POSITIVE_INT, default=6)
+    ap.add_argument("--krylov-keep", type=POSITIVE_INT, default=8)
+    ap.add_argument("--krylov-iterations", type=POSITIVE_INT, default=120)
+    ap.add_argument("--batch-size", type=POSITIVE_INT, default=8)
+    ap.add_argument("--lr", type=positive(float), default=2e-3)
+    ap.add_argument("--sweeps", type=POSITIVE_INT, default=16,
                     help="Jacobi sweeps per side of the cycle (pass the same to pc='hints')")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="FNO option, e.g. --set width=20 --set modes=12")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--no-progress", action="store_true")
-    ap.add_argument("--install", metavar="NAME", choices=sorted(eo.SHIPPED),
-                    help="copy model.eqx/.json into the package as NAME (a shipped name)")
+    add_output_options(ap)
     args = ap.parse_args(argv)
-    arch = {k: int(v) for k, v in (s.split("=", 1) for s in args.set)}
+    arch = architecture(args)
     _, record = train_cycle_operator(
         args.out, family=args.family, grids=tuple(args.grids), fields=args.fields,
         test_fields=args.test_fields, per_field=args.per_field, epochs=args.epochs,
@@ -382,12 +384,7 @@ def main(argv: list[str] | None = None) -> None:
         round_epochs=args.round_epochs, krylov_keep=args.krylov_keep,
         krylov_iterations=args.krylov_iterations, seed=args.seed,
         architecture=arch, resume=args.resume, progress=not args.no_progress)
-    print(json.dumps(record, indent=1))
-    if args.install:
-        for suffix in (".eqx", ".json"):
-            shutil.copyfile(Path(args.out) / f"model{suffix}",
-                            eo.WEIGHTS_DIR / f"{args.install}{suffix}")
-        print(f"installed {eo.WEIGHTS_DIR / args.install}.eqx")
+    finish(args, record)
 
 
 if __name__ == "__main__":

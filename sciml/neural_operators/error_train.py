@@ -34,12 +34,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from sciml.cli_options import positive
 from sciml.neural_operators import error_operator as eo
 from sciml.neural_operators.data import epoch_batches, fingerprint
 from sciml.neural_operators.error_data import FEATURE_OF, generate
 from sciml.neural_operators.fno import FNO
 from sciml.persist import atomic_write
 from sciml.training import train
+
+#: Command-line types: counts that must be > 0 (>= 0).
+POSITIVE_INT, NONNEGATIVE_INT = positive(int), positive(int, zero_ok=True)
 
 __all__ = ["evaluate", "load_or_generate", "main", "train_error_operator"]
 
@@ -141,41 +145,56 @@ def train_error_operator(out: str | os.PathLike, *, family: str = "darcy", grid:
     return op, record
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command line: see the module docstring."""
-    ap = argparse.ArgumentParser(prog="python -m sciml.neural_operators.error_train",
-                                 description="train an error-equation operator (HINTS pc)")
-    ap.add_argument("--family", choices=sorted(FEATURE_OF), default="darcy")
-    ap.add_argument("--grid", type=int, default=64)
-    ap.add_argument("--fields", type=int, default=300)
-    ap.add_argument("--test-fields", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=3e-3)
+def add_output_options(ap: argparse.ArgumentParser) -> None:
+    """The options every error-operator trainer shares: seed, architecture, output, install."""
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="FNO option, e.g. --set width=20 --set modes=8")
-    ap.add_argument("--kh", type=float, nargs=2, default=None,
-                    help="Helmholtz k h range of the training samples")
     ap.add_argument("--out", required=True)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--install", metavar="NAME", choices=sorted(eo.SHIPPED),
                     help="copy model.eqx/.json into the package as NAME (a shipped name)")
+
+
+def architecture(args: argparse.Namespace) -> dict[str, int]:
+    """The FNO options given by ``--set KEY=VALUE``."""
+    return {k: int(v) for k, v in (s.split("=", 1) for s in args.set)}
+
+
+def finish(args: argparse.Namespace, record: dict[str, Any]) -> None:
+    """Print the training record; copy the model into the package if ``--install``."""
+    print(json.dumps(record, indent=1))
+    if args.install:
+        for suffix in (".eqx", ".json"):
+            shutil.copyfile(Path(args.out) / f"model{suffix}",
+                            eo.WEIGHTS_DIR / f"{args.install}{suffix}")
+        print(f"installed {eo.WEIGHTS_DIR / args.install}.eqx")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: see the module docstring."""
+    ap = argparse.ArgumentParser(prog="python -m sciml.neural_operators.error_train",
+                                 description="train an error-equation operator (HINTS pc)")
+    ap.add_argument("--family", choices=sorted(FEATURE_OF), default="darcy")
+    ap.add_argument("--grid", type=POSITIVE_INT, default=64)
+    ap.add_argument("--fields", type=POSITIVE_INT, default=300)
+    ap.add_argument("--test-fields", type=POSITIVE_INT, default=16)
+    ap.add_argument("--epochs", type=POSITIVE_INT, default=30)
+    ap.add_argument("--batch-size", type=POSITIVE_INT, default=16)
+    ap.add_argument("--lr", type=positive(float), default=3e-3)
+    ap.add_argument("--kh", type=float, nargs=2, default=None,
+                    help="Helmholtz k h range of the training samples")
+    add_output_options(ap)
     args = ap.parse_args(argv)
-    arch = {k: int(v) for k, v in (s.split("=", 1) for s in args.set)}
+    arch = architecture(args)
     options = {"kh": list(args.kh)} if args.kh else {}
     _, record = train_error_operator(
         args.out, family=args.family, grid=args.grid, fields=args.fields,
         test_fields=args.test_fields, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, seed=args.seed, architecture=arch, options=options, resume=args.resume,
         progress=not args.no_progress)
-    print(json.dumps(record, indent=1))
-    if args.install:
-        for suffix in (".eqx", ".json"):
-            shutil.copyfile(Path(args.out) / f"model{suffix}", eo.WEIGHTS_DIR /
-                            f"{args.install}{suffix}")
-        print(f"installed {eo.WEIGHTS_DIR / args.install}.eqx")
+    finish(args, record)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 import subprocess
@@ -137,3 +138,19 @@ def test_one_command_imports_only_its_module():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("module, argv, name", [
+    ("sciml.neural_operators.error_train", ["--epochs", "-1"], "--epochs"),
+    ("sciml.neural_operators.error_train", ["--lr", "0"], "--lr"),
+    ("sciml.neural_operators.cycle_train", ["--fields", "0"], "--fields"),
+    ("sciml.neural_operators.cycle_train", ["--rounds", "-1"], "--rounds"),
+])
+def test_error_operator_trainers_reject_bad_counts(module, argv, name, tmp_path, capsys):
+    """The HINTS trainers check their numbers before generating any data."""
+    main_of = importlib.import_module(module).main
+    with pytest.raises(SystemExit) as info:
+        main_of([*argv, "--out", str(tmp_path / "out")])
+    assert info.value.code == 2
+    assert f"argument {name}: must be" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
