@@ -46,6 +46,19 @@ def _rng(seed: Seed) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def _union(shape: int | tuple[int, ...], contrast: float, seed: Seed, count: int,
+           member: Callable[[np.random.Generator, list[np.ndarray]], np.ndarray]) -> np.ndarray:
+    """``K = contrast`` on the union of ``count`` random shapes, ``1`` elsewhere; ``member(rng,
+    x)`` draws one shape and returns its indicator on the node coordinates ``x``."""
+    shape = as_shape(shape)
+    rng = _rng(seed)
+    x = _nodes(shape)
+    inside = np.zeros(shape, bool)
+    for _ in range(int(count)):
+        inside |= member(rng, x)
+    return np.where(inside, _check(contrast), 1.0)
+
+
 def disk(shape: int | tuple[int, ...], contrast: float, radius: float = 0.3) -> np.ndarray:
     """One centred disk (ball in 3D) of ``K = contrast``."""
     shape = as_shape(shape)
@@ -80,30 +93,24 @@ def inclusions(shape: int | tuple[int, ...], contrast: float, *, seed: Seed, cou
                radii: tuple[float, float] = (0.03, 0.12)) -> np.ndarray:
     """``count`` disks (balls) of random centre and radius in ``radii`` with
     ``K = contrast``, possibly overlapping (clusters)."""
-    shape = as_shape(shape)
-    rng = _rng(seed)
-    x = _nodes(shape)
-    inside = np.zeros(shape, bool)
-    for _ in range(int(count)):
-        centre, radius = rng.uniform(0, 1, len(shape)), rng.uniform(*radii)
-        inside |= sum((xi - c) ** 2 for xi, c in zip(x, centre, strict=True)) < radius**2
-    return np.where(inside, _check(contrast), 1.0)
+    def disk_at(rng: np.random.Generator, x: list[np.ndarray]) -> np.ndarray:
+        centre, radius = rng.uniform(0, 1, len(x)), rng.uniform(*radii)
+        return sum((xi - c) ** 2 for xi, c in zip(x, centre, strict=True)) < radius**2
+
+    return _union(shape, contrast, seed, count, disk_at)
 
 
 def blocks(shape: int | tuple[int, ...], contrast: float, *, seed: Seed, count: int = 10,
            sides: tuple[float, float] = (0.05, 0.3)) -> np.ndarray:
     """``count`` axis-aligned boxes of random corner and side lengths in ``sides`` with
     ``K = contrast``, possibly overlapping (sharp corners, corner contacts)."""
-    shape = as_shape(shape)
-    rng = _rng(seed)
-    x = _nodes(shape)
-    inside = np.zeros(shape, bool)
-    for _ in range(int(count)):
-        low = rng.uniform(0, 1, len(shape))
-        high = low + rng.uniform(*sides, len(shape))
-        inside |= np.all([(xi >= lo) & (xi < hi) for xi, lo, hi in zip(x, low, high,
-                                                                        strict=True)], axis=0)
-    return np.where(inside, _check(contrast), 1.0)
+    def box_at(rng: np.random.Generator, x: list[np.ndarray]) -> np.ndarray:
+        low = rng.uniform(0, 1, len(x))
+        high = low + rng.uniform(*sides, len(x))
+        return np.all([(xi >= lo) & (xi < hi) for xi, lo, hi in zip(x, low, high, strict=True)],
+                      axis=0)
+
+    return _union(shape, contrast, seed, count, box_at)
 
 
 def cracks(shape: int | tuple[int, ...], contrast: float, *, seed: Seed, count: int = 8,
@@ -111,21 +118,18 @@ def cracks(shape: int | tuple[int, ...], contrast: float, *, seed: Seed, count: 
     """``count`` straight segments (in 3D: capsules) of random centre, direction and length
     in ``length``, ``width`` wide, with ``K = contrast``: thin conducting (or, below one,
     insulating) paths at every angle, not only along the grid."""
-    shape = as_shape(shape)
-    rng = _rng(seed)
-    x = _nodes(shape)
-    inside = np.zeros(shape, bool)
-    for _ in range(int(count)):
-        centre = rng.uniform(0.1, 0.9, len(shape))
-        direction = rng.standard_normal(len(shape))
+    def segment_at(rng: np.random.Generator, x: list[np.ndarray]) -> np.ndarray:
+        centre = rng.uniform(0.1, 0.9, len(x))
+        direction = rng.standard_normal(len(x))
         direction /= np.linalg.norm(direction)
         half = rng.uniform(*length) / 2
         along = sum((xi - c) * t for xi, c, t in zip(x, centre, direction, strict=True))
         t = np.clip(along, -half, half)
         distance2 = sum((xi - c - t * v) ** 2 for xi, c, v in zip(x, centre, direction,
                                                                     strict=True))
-        inside |= distance2 < (width / 2) ** 2
-    return np.where(inside, _check(contrast), 1.0)
+        return distance2 < (width / 2) ** 2
+
+    return _union(shape, contrast, seed, count, segment_at)
 
 
 def tiles(shape: int | tuple[int, ...], contrast: float, *, seed: Seed,
