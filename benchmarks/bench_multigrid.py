@@ -23,7 +23,8 @@ Cases: ``poisson``; ``lognormal`` (log-normal K, variance 1.5, length scale 0.15
 ``checker-1e4`` (8x8 checkerboard in 2D, 4^3 in 3D); ``channels-1e4`` (random sinusoidal
 channels, seed 1001); ``inclusions-1e4`` / ``inclusions-1e-4`` (12 random conducting /
 insulating disks, seed 1002); ``cracks-1e4`` / ``cracks-1e-4`` (8 random thin segments at
-any angle, seed 1003; the learned prolongation trained on other seeds) -- all from
+any angle, seed 1003; the learned prolongation trained on other seeds); ``tiles-1e4`` (a
+checkerboard of random tile sizes, seed 1004: thin tiles and cross points anywhere) -- all from
 :mod:`operators.contrast` and :mod:`operators.fields`. One seeded random right-hand side,
 ``x0 = 0``, float64, the same stopping rule ``||b - A x|| <= rtol ||b||`` (``--rtol``,
 default 1e-8; the library's float64 verdict).
@@ -31,7 +32,9 @@ default 1e-8; the library's float64 verdict).
 Every case runs in fresh worker processes, twice: the first process compiles (``cold s``:
 its first call, compilation included) and fills JAX's persistent compilation cache; the
 second (``2nd-proc s``: the first call of a second process, imports excluded) is what a
-user pays in a new process. ``warm s``: then a new Solver on the same problem in that process
+user pays in a new process (with ``--isolate`` each contender runs in its own processes;
+otherwise they share them, and the first JAX contender of a process pays JAX's start-up for
+the others). ``warm s``: then a new Solver on the same problem in that process
 (setup -- hierarchy, AMG, GAMG -- built again; imports and compiled programs warm);
 ``rep s``: a second call of the first Solver (setup kept: the solve alone). Ratios against
 pyamg's figure of the same kind in the same run. Header: load average and thread settings.
@@ -51,6 +54,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -71,7 +75,7 @@ CONTENDERS: dict[str, dict[str, Any]] = {
     "DCDM-MG fixed": {"method": "dcdm", "model": "fixed-mg"},
 }
 CASES = ("poisson", "lognormal", "disk-1e2", "disk-1e4", "checker-1e4", "channels-1e4",
-         "inclusions-1e4", "inclusions-1e-4", "cracks-1e4", "cracks-1e-4")
+         "inclusions-1e4", "inclusions-1e-4", "cracks-1e4", "cracks-1e-4", "tiles-1e4")
 
 
 def coefficient(case: str, shape: tuple[int, ...]) -> Any:
@@ -94,6 +98,8 @@ def coefficient(case: str, shape: tuple[int, ...]) -> Any:
         return contrast.inclusions(shape, high, seed=1002)
     if name == "cracks":
         return contrast.cracks(shape, high, seed=1003)
+    if name == "tiles":
+        return contrast.tiles(shape, high, seed=1004)
     raise ValueError(f"unknown case {case!r}; cases: {', '.join(CASES)}")
 
 
@@ -153,7 +159,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     jax.config.update("jax_enable_x64", True)
     import pyamg  # noqa: F401 -- imported before the clock
 
-    from solvers import Solver
+    from solvers import Solver, registry
+
+    registry.names()  # the plugins' modules (DCDM's among them) too: imports are not timed
+    importlib.import_module("solvers.backends.jax")
 
     shape = tuple(spec["shape"])
     p = problem(spec["case"], shape)
@@ -212,6 +221,18 @@ def run_case(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return results[0], results[1]
 
 
+def run_isolated(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`run_case` for each contender alone: its second process pays its own first
+    JAX (or PETSc) costs instead of sharing them with the contenders before it."""
+    cold: dict[str, Any] = {"rows": {}}
+    second: dict[str, Any] = {"rows": {}}
+    for name in spec["contenders"]:
+        first, again = run_case({**spec, "contenders": [name]})
+        cold["rows"].update(first["rows"])
+        second["rows"].update(again["rows"])
+    return cold, second
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
@@ -234,7 +255,7 @@ def table(args: argparse.Namespace) -> str:
             spec = {"case": case, "shape": shape, "rtol": args.rtol,
                     "contenders": args.contenders, "dcdm_maxiter": args.dcdm_maxiter,
                     "triad": triad}
-            cold, second = run_case(spec)
+            cold, second = run_isolated(spec) if args.isolate else run_case(spec)
             amg = second["rows"].get("pyamg SA-CG", {})
             for name in args.contenders:
                 row, first_row = second["rows"][name], cold["rows"][name]
@@ -279,6 +300,9 @@ def main() -> None:
     parser.add_argument("--dcdm-maxiter", type=int, default=200)
     parser.add_argument("--quick", action="store_true",
                         help="64^2 and 16^3; poisson, checker-1e4, inclusions-1e4")
+    parser.add_argument("--isolate", action="store_true",
+                        help="each contender in its own processes (2nd-proc s then includes "
+                             "the process's first JAX/PETSc costs for every contender)")
     parser.add_argument("--out", type=Path, help="directory for bench_multigrid.txt")
     args = parser.parse_args()
     if args.worker:

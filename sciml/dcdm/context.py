@@ -22,11 +22,15 @@ from jax.experimental import sparse as jsparse
 
 from operators import stencils
 from sciml.dcdm import stencil, weights
+from sciml.dcdm.exported import compile_program, register_tree
 from sciml.dcdm.families import default_model
 from sciml.dcdm.learned_prolongation import ProlongationNet
 from sciml.dcdm.model import DCDMNet
 from solvers.backends.jax.cache import enable as enable_compilation_cache
 from solvers.errors import InvalidOptionError, InvalidSystemError
+from solvers.multigrid import Multigrid
+from solvers.multigrid.blackbox import Interpolation
+from solvers.multigrid.galerkin import BoxStencil
 from solvers.system import LinearSystem
 
 
@@ -135,9 +139,23 @@ def _multigrid_context(system: LinearSystem, net: ProlongationNet, meta: dict[st
     return Context(name, net, meta, shape, operands, None, True)
 
 
-@eqx.filter_jit
-def _build_hierarchy(net: ProlongationNet, A: Any) -> Any:
-    return net.hierarchy(A)
+def _build_hierarchy(net: ProlongationNet, A: stencils.Stencil) -> Multigrid:
+    """``net.hierarchy(A)``, compiled and exported once per machine
+    (:mod:`sciml.dcdm.exported`): a second process reads the program back instead of
+    tracing the Galerkin hierarchy and the network again."""
+    register_tree(Multigrid, Interpolation, BoxStencil, stencils.Stencil)
+    params, static = eqx.partition(net, eqx.is_array)
+    leaves, tree = jax.tree_util.tree_flatten((params, A))
+    memo = (net.arch, tree, tuple((np.shape(x), str(x.dtype)) for x in leaves))
+    if memo not in _HIERARCHY_PROGRAMS:  # a new Solver in this process: no file read
+        _HIERARCHY_PROGRAMS[memo] = compile_program(
+            lambda params, A: eqx.combine(params, static).hierarchy(A), (params, A), None,
+            ("sciml.dcdm.context.hierarchy", net.arch))
+    return _HIERARCHY_PROGRAMS[memo](params, A)
+
+
+#: The compiled hierarchy builders of this process, by architecture and operand shapes.
+_HIERARCHY_PROGRAMS: dict[tuple, Any] = {}
 
 
 def _grid_stencil(problem: Any, bands: stencil.Bands) -> stencils.Stencil:

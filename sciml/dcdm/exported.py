@@ -17,13 +17,21 @@ of arrays; the caller gives the output structure (cheap to get with :func:`jax.e
 a light function, or known). A file that cannot be read is ignored and rewritten. With the
 cache off (``SCIML_NO_JAX_CACHE=1``), or without ``flatbuffers`` (which serialisation needs;
 a dependency of the package), programs are traced as usual.
+
+A program may also return its own pytree (``out_tree=None``), such as the V-cycle hierarchy
+of a ``learned-mg`` model (a :class:`solvers.multigrid.Multigrid`, whose structure, the
+number of levels and their shapes, is only known by building it); then its dataclass nodes
+are registered for serialisation (:func:`register_tree`) and the structure is read back from
+the file with the program.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import importlib.util
+import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -45,17 +53,19 @@ def compile_program(fn: Callable[..., Any], args: tuple, out_tree: Any,
     """``fn`` compiled for ``args`` (arrays or ``ShapeDtypeStruct``s, any pytree).
 
     The returned callable takes arguments with the structure of ``args`` and returns the
-    structure ``out_tree`` (a :class:`jax.tree_util.PyTreeDef`). ``key`` names everything
-    besides the argument shapes that changes the program.
+    structure ``out_tree`` (a :class:`jax.tree_util.PyTreeDef`), or, if ``out_tree`` is
+    None, ``fn``'s own output pytree, stored with the program (its dataclass nodes
+    registered with :func:`register_tree`). ``key`` names everything besides the argument
+    shapes that changes the program.
     """
     leaves, in_tree = jax.tree_util.tree_flatten(args)
     avals = [jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x in leaves]
 
-    def flat(*xs: jax.Array) -> list[jax.Array]:
+    def flat(*xs: jax.Array) -> Any:
         out = fn(*jax.tree_util.tree_unflatten(in_tree, xs))
-        return jax.tree_util.tree_leaves(out)
+        return out if out_tree is None else jax.tree_util.tree_leaves(out)
 
-    path = _path(key, in_tree, avals)
+    path = _path(key + (("tree",) if out_tree is None else ()), in_tree, avals)
     exported = _read(path) if path is not None else None
     ORIGINS["loaded" if exported is not None else "traced"] += 1
     if exported is None:
@@ -63,12 +73,39 @@ def compile_program(fn: Callable[..., Any], args: tuple, out_tree: Any,
         if path is not None:
             _write(path, exported)
     compiled = jax.jit(exported.call).lower(*avals).compile()
+    if out_tree is None:
+        return lambda *call_args: compiled(*jax.tree_util.tree_leaves(call_args))
 
     def call(*call_args: Any) -> Any:
         out = compiled(*jax.tree_util.tree_leaves(call_args))
         return jax.tree_util.tree_unflatten(out_tree, out)
 
     return call
+
+
+#: The dataclass pytree nodes registered for serialisation, by class.
+_REGISTERED: set[type] = set()
+
+
+def register_tree(*classes: type) -> None:
+    """Let exported programs return these dataclass pytree nodes (registered with
+    :func:`jax.tree_util.register_dataclass`): their static fields (ints and tuples of ints)
+    are stored as JSON. Registering a class again does nothing."""
+    for cls in classes:
+        if cls in _REGISTERED:
+            continue
+        if not dataclasses.is_dataclass(cls):
+            raise TypeError(f"{cls!r} is not a dataclass")
+        jax.export.register_pytree_node_serialization(
+            cls, serialized_name=f"{cls.__module__}.{cls.__qualname__}",
+            serialize_auxdata=lambda aux: json.dumps(aux).encode(),
+            deserialize_auxdata=lambda data: _tuples(json.loads(data)))
+        _REGISTERED.add(cls)
+
+
+def _tuples(value: Any) -> Any:
+    """JSON's lists back to the tuples a pytree's static fields were."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def _path(key: tuple, in_tree: Any, avals: list) -> Path | None:
