@@ -25,6 +25,12 @@ the stencil's offsets, :func:`sciml.dcdm.stencil.infer_shape`) and the model (``
 network when the diagonal varies), loads and compiles the network. A failure there (no grid
 stencil, a missing weight file) is broadcast, so every rank raises the same error.
 
+A ``learned-mg`` model (``model="fixed-mg"``, ``"contrast2d"`` or such a weight file) is not
+gathered: :class:`DCDMContext` hands it to :mod:`sciml.dcdm.petsc_mg`, which builds the
+learned V-cycle distributed (each rank its slab's rows of the prolongations, halo exchange,
+PCMG with Galerkin coarse operators, only the small coarsest level gathered). The CNN kinds
+above keep this gather scheme: their networks' coarse levels reach across the whole grid.
+
 Use: ``solve(p, p.b, method="fcg", pc="dcdm", backend="petsc")``, ``method="fgmres"``, or
 ``method="dcdm"`` (``KSPFCG`` and this preconditioner, ``truncation=2`` giving the DCDM
 iteration's ``-ksp_fcg_mmax 2``, with PETSc's vectors), or ``-pc_type python -pc_python_type
@@ -51,13 +57,29 @@ class DCDMContext:
         self.scatter: PETSc.Scatter | None = None
         self.whole: PETSc.Vec | None = None
         self.model: str | None = None
+        self.multigrid: Any = None
 
     def setUp(self, pc: PETSc.PC) -> None:  # noqa: N802 (PETSc's name)
-        """Gather the matrix on rank 0 and build the network there (collective)."""
+        """Gather the matrix on rank 0 and build the network there (collective); for a
+        ``learned-mg`` model, build the distributed V-cycle instead (no gather)."""
+        from sciml.dcdm import petsc_mg
+
         A = pc.getOperators()[1]
         options = PETSc.Options(pc.getOptionsPrefix() or "")
         model = options.getString("pc_dcdm_model", "") or None
-        shape = _parse_shape(options.getString("pc_dcdm_shape", ""))
+        shape = parse_shape(options.getString("pc_dcdm_shape", ""))
+        self.multigrid = None
+        if petsc_mg.is_multigrid_model(model):  # distributed: no gather (see the docstring)
+            assert model is not None
+            self.multigrid = petsc_mg.LearnedMGContext()
+            try:
+                self.multigrid.setup_from(A, model, shape, (pc.getOptionsPrefix() or "") + "dcdm_")
+            except Exception as exc:  # collective checks: the same error on every rank
+                raise InvalidOptionError(
+                    f"pc='dcdm' (model={model!r}) on PETSc could not be set up: "
+                    f"{type(exc).__name__}: {exc}") from exc
+            self.model = model
+            return
         comm = A.getComm().tompi4py()
         rows = comm.gather(_local_rows(A), root=0)
         error, name = None, None
@@ -72,7 +94,11 @@ class DCDMContext:
         self.scatter, self.whole = PETSc.Scatter.toZero(A.createVecs("right"))
 
     def apply(self, pc: PETSc.PC, r: PETSc.Vec, z: PETSc.Vec) -> None:
-        """``z = f(r / rms(r))``: gather ``r`` on rank 0, apply the network, scatter back."""
+        """``z = f(r / rms(r))``: gather ``r`` on rank 0, apply the network, scatter back
+        (a ``learned-mg`` model: one distributed V-cycle, :mod:`sciml.dcdm.petsc_mg`)."""
+        if self.multigrid is not None:
+            self.multigrid.apply(pc, r, z)
+            return
         forward, reverse = PETSc.ScatterMode.FORWARD, PETSc.ScatterMode.REVERSE
         insert = PETSc.InsertMode.INSERT_VALUES
         self.scatter.scatter(r, self.whole, insert, forward)
@@ -81,6 +107,9 @@ class DCDMContext:
         self.scatter.scatter(self.whole, z, insert, reverse)
 
     def view(self, pc: PETSc.PC, viewer: PETSc.Viewer) -> None:
+        if self.multigrid is not None:
+            self.multigrid.view(pc, viewer)
+            return
         viewer.printfASCII(f"DCDM network {self.model!r}, applied on rank 0\n")
 
 
@@ -91,7 +120,7 @@ def _local_rows(A: PETSc.Mat) -> sp.csr_matrix:
     return sp.csr_matrix((data, indices, indptr), shape=(stop - start, A.getSize()[1]))
 
 
-def _parse_shape(text: str) -> tuple[int, ...] | None:
+def parse_shape(text: str) -> tuple[int, ...] | None:
     """``"64,64,64"`` or ``"(64, 64, 64)"`` -> ``(64, 64, 64)``; ``""`` -> ``None``."""
     sides = re.findall(r"\d+", text)
     return tuple(int(s) for s in sides) or None

@@ -20,7 +20,8 @@ Data format
     A :func:`sciml.persist.write_state` file, kind ``"sciml.datagen"``, version 1; payload:
     ``problem``, ``count``, ``grid``, ``seed``, ``method``, ``pc``, ``rtol``, ``restart``,
     ``recycle``, ``shard_size``, ``sort``, ``backend``, and, when not the defaults, ``dim``
-    (3 for a ``G x G x G`` grid), ``outer``, ``carry`` and the family options (``boundary``,
+    (3 for a ``G x G x G`` grid), ``outer``, ``carry``, ``model`` (the preconditioner's
+    network, e.g. ``--pc dcdm --model fixed-mg``) and the family options (``boundary``,
     ``kh``). A restart
     with other values is refused.
 ``DIR/shard-<start:08d>-<stop:08d>.npz``
@@ -51,6 +52,11 @@ Examples
 
 ``python -m sciml datagen --problem helmholtz --grid 64x64x64 --boundary absorbing --kh 0.2
 0.5 --count 200 --out runs/h3d --pc shifted-laplacian --restart 60 --recycle 20``
+
+``OPENBLAS_NUM_THREADS=1 mpiexec -n 2 python -m sciml datagen --problem darcy --count 200
+--grid 64 --out runs/darcy-mg --method cg --pc dcdm --model contrast2d --backend petsc``: a
+learned preconditioner (DCDM's learned multigrid, :mod:`sciml.dcdm.petsc_mg`) under MPI; each
+rank solves its own samples whole (``PETSc.COMM_SELF``), so nothing is gathered.
 
 >>> import tempfile
 >>> out = tempfile.mkdtemp()
@@ -114,7 +120,7 @@ def datagen_job(problem: str, count: int, grid: int, *, out: str | os.PathLike,
                 shard_size: int = 100, sort: str = "greedy",
                 backend: str = "scipy", dim: int = 2,
                 family_options: dict[str, Any] | None = None, outer: int = 0,
-                carry: str = "preconditioned") -> ShardJob:
+                carry: str = "preconditioned", model: str | None = None) -> ShardJob:
     """The checked :class:`sciml.batch.ShardJob` of :func:`run_datagen`; nothing is written.
 
     Raises
@@ -142,11 +148,17 @@ def datagen_job(problem: str, count: int, grid: int, *, out: str | os.PathLike,
         params["outer"] = int(outer)
     if carry != "preconditioned":
         params["carry"] = carry
+    if model is not None:
+        params["model"] = str(model)
     params.update({key: _plain(value) for key, value in sorted(options.items())})
     accepted = registry.lookup(method, "method").parameters() if method != "auto" else set()
+    pc_params = {"model": params["model"]} if "model" in params else {}
+    if pc_params and (pc is None or "model" not in registry.lookup(pc, "pc").parameters()):
+        raise ValueError(f"model={model!r} is a preconditioner's network: use it with a pc "
+                         f"that takes one (--pc dcdm), not pc={pc!r}")
     solve = sample_solver(method, pc, backend, rtol, **{
         k: params[k] for k in ("restart", "recycle", "outer", "carry")
-        if k in accepted and k in params})
+        if k in accepted and k in params}, **pc_params)
     whole = backend == "scipy"  # the host solver takes the problem (pcs read its params)
     last: list[np.ndarray] = []  # the features of the last sample this rank solved
 
@@ -228,7 +240,7 @@ def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,
                 max_shards: int | None = None, comm: Any = None,
                 progress: bool = True, dim: int = 2,
                 family_options: dict[str, Any] | None = None, outer: int = 0,
-                carry: str = "preconditioned") -> BatchSummary:
+                carry: str = "preconditioned", model: str | None = None) -> BatchSummary:
     """Generate ``count`` samples of ``problem`` on the ``grid x grid`` grid into ``out``.
 
     Parameters
@@ -265,6 +277,9 @@ def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,
     family_options
         Further fields of the family (e.g. ``{"boundary": "absorbing", "kh": (0.2, 0.5)}``
         for Helmholtz); recorded in the manifest.
+    model
+        The network of a learned preconditioner (``pc="dcdm"``: a DCDM model, e.g.
+        ``"contrast2d"`` or ``"fixed-mg"``, the learned multigrid); recorded in the manifest.
 
     Returns
     -------
@@ -280,7 +295,7 @@ def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,
     job = datagen_job(problem, count, grid, out=out, seed=seed, method=method, pc=pc,
                       rtol=rtol, restart=restart, recycle=recycle, shard_size=shard_size,
                       sort=sort, backend=backend, dim=dim, family_options=family_options,
-                      outer=outer, carry=carry)
+                      outer=outer, carry=carry, model=model)
     return run_shards(job, comm=comm, max_shards=max_shards, progress=progress)
 
 
@@ -362,6 +377,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--method", default="gcrodr")
     p.add_argument("--pc", default="ilu")
+    p.add_argument("--model", default=None,
+                   help="network of a learned pc (--pc dcdm): a DCDM model, e.g. contrast2d or "
+                        "fixed-mg (the learned multigrid; distributed PCMG with --backend petsc) "
+                        "(default: the pc's own default network)")
     p.add_argument("--rtol", type=float, default=1e-8)
     p.add_argument("--restart", type=int, default=40, help="Krylov subspace size m")
     p.add_argument("--recycle", type=int, default=20, help="recycle space size k < m")
@@ -411,7 +430,7 @@ def _main(args: argparse.Namespace) -> int:
                       method=args.method, pc=args.pc, rtol=args.rtol, restart=args.restart,
                       recycle=args.recycle, shard_size=args.shard_size, sort=args.sort,
                       backend=args.backend, dim=dim, family_options=options,
-                      outer=args.outer, carry=args.carry)
+                      outer=args.outer, carry=args.carry, model=args.model)
     summary = run_shards(job, comm=comm, max_shards=args.max_shards,
                          progress=not args.no_progress)
     samples = comm.allreduce(summary.samples)
