@@ -390,3 +390,29 @@ def test_the_removed_context_path_names_its_replacement() -> None:
     old = "-ksp_type python -ksp_python_type solvers.backends.petsc_python.CGContext"
     with pytest.raises(InvalidOptionError, match="solvers.backends.petsc.contexts"):
         solve(operators.poisson((8, 8)), backend="petsc", options=old)
+
+
+def test_an_error_raised_in_a_python_context_keeps_its_message():
+    """A PCPYTHON context that raises: the reason's text names the Python error, not only
+    PETSc's error code."""
+    from solvers.backends.petsc.reasons import message
+
+    class Failing:
+        def setUp(self, pc):  # noqa: N802 (PETSc's name)
+            raise ValueError("no grid stencil here")
+
+    A = PETSc.Mat().createAIJ([4, 4])
+    A.setUp()
+    for i in range(4):
+        A[i, i] = 1.0
+    A.assemble()
+    ksp = PETSc.KSP().create()
+    ksp.setOperators(A)
+    ksp.getPC().setType("python")
+    ksp.getPC().setPythonContext(Failing())
+    b = A.createVecLeft()
+    b.set(1.0)
+    with pytest.raises(PETSc.Error) as caught:
+        ksp.solve(b, b.duplicate())
+    text = message(caught.value)
+    assert "no grid stencil here" in text and "PETSc error code" in text

@@ -109,9 +109,8 @@ def build(request: Request, A: PETSc.Mat, method: str, pc: str | Callable | None
         except PETSc.Error as exc:
             if isinstance(exc.__cause__, SolverError):  # raised inside a Python context
                 raise exc.__cause__ from None
-            cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
             raise InvalidOptionError(f"PETSc rejected the options {request.options!r}: "
-                                     f"{message(exc)}{cause}") from None
+                                     f"{message(exc)}") from None
     if not {"ksp_norm_type", "ksp_pc_side"} & user.keys():
         _use_unpreconditioned_norm(ksp)
     return entry

@@ -53,8 +53,10 @@ def reason(ksp: PETSc.KSP, method: str, setup_error: PETSc.Error | None,
 
 
 def message(error: PETSc.Error) -> str:
-    """PETSc's own explanation from the error text, without the call-stack lines."""
+    """PETSc's own explanation from the error text, without the call-stack lines, and the
+    Python exception behind it when a Python context (``PCPYTHON``, ``KSPPYTHON``) raised."""
     lines = [line.split("] ", 1)[-1] for line in str(error).splitlines()[1:]
              if "() at " not in line]
     code = error.ierr  # type: ignore[attr-defined]  # set by Error.__init__; the stub omits it
-    return "; ".join(lines + [f"PETSc error code {code}"])
+    cause = [f"raised in Python: {error.__cause__}"] if error.__cause__ is not None else []
+    return "; ".join(lines + cause + [f"PETSc error code {code}"])
