@@ -15,8 +15,9 @@
 # by the residual it leaves (python -m sciml.neural_operators.cycle_train: k h 0.2-0.3, 150
 # fields on 64 x 64, 4 random residuals per field, 10 epochs, then one Krylov round: the pc's
 # inputs inside FGMRES(40), 8 per field, and 6 more epochs), checked on 8 fields of seed 1000;
-# 64^2 only (at 128^2 k h doubles on the network's grid and FGMRES does not converge). About
-# 30 minutes (Darcy) and 12 minutes (Helmholtz) on one CPU core.
+# trained at 64^2 only; at 128^2 the pc runs it on its 64^2 grid (two-grid) and FGMRES needs
+# a long restart (300: every hidden sample converges; 40: none). About 30 minutes (Darcy) and
+# 12 minutes (Helmholtz) on one CPU core.
 set -euo pipefail
 OUT="${OUT:-sciml-out}"
 FAMILIES="${FAMILIES:-darcy}"

@@ -76,6 +76,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--eval-every", type=int, default=None, metavar="EPOCHS",
                         help="evaluate the held-out set every EPOCHS epochs (default: only "
                              "after the last epoch)")
+    parser.add_argument("--init", default=None, metavar="MODEL",
+                        help="start from this trained model (a path or shipped name; same "
+                             "--model and --set; default: random weights)")
     parser.add_argument("--set", dest="architecture", type=_setting, action="append",
                         default=[], metavar="KEY=VALUE",
                         help="architecture option, repeatable (default: the model's config)")
@@ -95,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, lr=args.lr, loss=args.loss, optimiser=args.optimiser,
         schedule=args.schedule, weight_decay=args.weight_decay,
         architecture=dict(args.architecture), test=args.test, train_count=args.train,
-        eval_every=args.eval_every, resume=args.resume, progress=not args.no_progress)
+        eval_every=args.eval_every, resume=args.resume, progress=not args.no_progress,
+        init=args.init)
     print(f"{args.model}: {result.operator.parameter_count} parameters, test relative L2 "
           f"{result.test_l2:.4f}, H1 {result.test_h1:.4f}, {result.seconds_per_epoch:.2f} s per "
           f"epoch; model: {result.path}")

@@ -42,6 +42,12 @@ Command line (``--install NAME`` copies ``model.eqx``/``.json`` into the package
     python -m sciml.neural_operators.cycle_train --family helmholtz --grids 64 128 \
         --fields 150 --epochs 10 --rounds 1 --out sciml-out/cycle-helmholtz [--resume]
 
+``--net-grid G`` puts the network on a grid coarser than every training grid (the two-grid
+cycle on all of them); ``--init MODEL`` starts from a trained error operator's weights (same
+architecture), with the scaling refitted to the data. Neither helped at 128^2 with the
+budgets tried (``docs/learned/neural-operators.md``): what FGMRES lacks there is Krylov
+vectors (restart 300 converges with the shipped 64^2 model, restart 40 does not).
+
 References
 ----------
 .. [1] E. Zhang et al., "Blending neural operators and relaxation methods in PDE numerical
@@ -252,12 +258,22 @@ def train_cycle_operator(out: str | os.PathLike, *, family: str = "helmholtz",
                          rounds: int = 1, round_epochs: int = 6, krylov_keep: int = 8,
                          krylov_iterations: int = 120, seed: int = 0,
                          architecture: dict[str, Any] | None = None, resume: bool = False,
-                         progress: bool = True) -> tuple[eo.ErrorOperator, dict[str, Any]]:
+                         progress: bool = True, net_grid: int | None = None,
+                         init: str | os.PathLike | None = None,
+                         ) -> tuple[eo.ErrorOperator, dict[str, Any]]:
     """Generate (or reuse) the data in ``out``, train by the cycle's residual (then ``rounds``
     Krylov rounds) and write ``out/model.eqx``; returns the operator and a record (held-out
-    cycle residuals of the trained network and of the smoother alone per grid, wall times)."""
+    cycle residuals of the trained network and of the smoother alone per grid, wall times).
+
+    ``net_grid`` is the network's grid (default ``grids[0]``; a coarser one trains the
+    two-grid cycle on every grid); ``init`` starts from a trained error operator's weights
+    (same architecture; the scaling is refitted to the data) instead of random ones."""
     if not grids:
         raise InvalidOptionError("grids must name at least one grid size")
+    net = grids[0] if net_grid is None else net_grid
+    if net > min(grids):
+        raise InvalidOptionError(f"net_grid {net} is finer than the training grid "
+                                 f"{min(grids)}; the network runs on the coarsest grid or below")
     if rounds < 0 or (rounds and round_epochs < 1):
         raise InvalidOptionError(f"rounds must be >= 0 (not {rounds}) and round_epochs >= 1 "
                                  f"(not {round_epochs})")
@@ -274,14 +290,16 @@ def train_cycle_operator(out: str | os.PathLike, *, family: str = "helmholtz",
     # e ~ r / (k/c)^2 away from resonance: the network's output is of order one.
     scaling = eo.Scaling(FEATURE_OF[family], float(feats.mean()), float(feats.std() or 1.0),
                          float(1.0 / max(float(np.median(np.abs(feats))), 1e-30)))
-    groups = [_group(a, scaling, per_field, grids[0]) for a in train_arrays]
-    tests = [_group(a, scaling, per_field, grids[0]) for a in test_arrays]
+    groups = [_group(a, scaling, per_field, net) for a in train_arrays]
+    tests = [_group(a, scaling, per_field, net) for a in test_arrays]
     arch = eo.architecture(architecture)
+    start = _initial(init, arch)
     config = {"family": family, "grids": list(grids), "fields": fields, "per_field": per_field,
               "epochs": epochs, "batch_size": batch_size, "lr": lr, "sweeps": sweeps,
               "seed": seed, "loss": "cycle-residual", "architecture": dataclasses.asdict(arch),
               "rounds": rounds, "round_epochs": round_epochs, "krylov_keep": krylov_keep,
-              "krylov_iterations": krylov_iterations,
+              "krylov_iterations": krylov_iterations, "net_grid": net,
+              **({} if init is None else {"init": eo.load(init).metadata.get("sha256")}),
               "fingerprint": fingerprint(np.asarray(groups[0].r),
                                          np.asarray(groups[0].diagonal))}
     std = scaling.output_std
@@ -302,10 +320,11 @@ def train_cycle_operator(out: str | os.PathLike, *, family: str = "helmholtz",
         times.add(name, time.perf_counter() - t)
         return state.params, float(np.mean(state.losses[-per_epoch:]))
 
-    params, last = phase("run", FNO(arch, seed=seed), groups, epochs, lr)
+    params, last = phase("run", start if start is not None else FNO(arch, seed=seed), groups,
+                         epochs, lr)
     record: dict[str, Any] = {"loss": "cycle-residual", "sweeps": sweeps, "rounds": rounds}
     for k in range(1, rounds + 1):
-        eo.save(eo.ErrorOperator(params, scaling, {"grid": [grids[0]] * 2}),
+        eo.save(eo.ErrorOperator(params, scaling, {"grid": [net] * 2}),
                 out / f"round-{k - 1}.eqx")
         for g in grids:
             path = out / f"krylov-{k}-{g}.npz"
@@ -318,7 +337,7 @@ def train_cycle_operator(out: str | os.PathLike, *, family: str = "helmholtz",
                 times.add(f"krylov-{k}-{g}", time.perf_counter() - t)
             with np.load(path) as f:
                 arrays = dict(train_arrays[grids.index(g)], residuals=f["residuals"])
-            groups.append(_group(arrays, scaling, krylov_keep, grids[0]))
+            groups.append(_group(arrays, scaling, krylov_keep, net))
             before = cycle_residuals(params, groups[-1], std, sweeps)
             record[f"round_{k}_krylov_residual_before_{g}"] = float(before.mean())
         params, last = phase(f"run-{k}", params, groups, round_epochs, lr / 2)
@@ -331,10 +350,23 @@ def train_cycle_operator(out: str | os.PathLike, *, family: str = "helmholtz",
                                                                    sweeps).mean())
         record[f"test_smoother_residual_{g}"] = float(cycle_residuals(None, test, std,
                                                                       sweeps).mean())
-    op = eo.ErrorOperator(params, scaling, {"problem": family, "grid": [grids[0]] * 2,
+    op = eo.ErrorOperator(params, scaling, {"problem": family, "grid": [net] * 2,
                                             "training": config, "results": record})
     eo.save(op, out / "model.eqx")
     return op, record
+
+
+def _initial(init: str | os.PathLike | None, arch: Any) -> FNO | None:
+    """The network of the trained error operator ``init`` (``None``: none), checked against
+    the architecture being trained."""
+    if init is None:
+        return None
+    model = eo.load(init).model
+    if model.config != arch:
+        raise InvalidOptionError(f"--init {os.fspath(init)!r} is an FNO with "
+                                 f"{dataclasses.asdict(model.config)}, not "
+                                 f"{dataclasses.asdict(arch)}: pass the same --set options")
+    return model
 
 
 class _Times:
@@ -372,6 +404,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--krylov-iterations", type=POSITIVE_INT, default=120)
     ap.add_argument("--batch-size", type=POSITIVE_INT, default=8)
     ap.add_argument("--lr", type=positive(float), default=2e-3)
+    ap.add_argument("--net-grid", type=POSITIVE_INT, default=None,
+                    help="the network's grid (default: the first of --grids)")
+    ap.add_argument("--init", default=None, metavar="MODEL",
+                    help="start from this error operator's weights (a shipped name or path)")
     ap.add_argument("--sweeps", type=POSITIVE_INT, default=16,
                     help="Jacobi sweeps per side of the cycle (pass the same to pc='hints')")
     add_output_options(ap)
@@ -383,7 +419,8 @@ def main(argv: list[str] | None = None) -> None:
         batch_size=args.batch_size, lr=args.lr, sweeps=args.sweeps, rounds=args.rounds,
         round_epochs=args.round_epochs, krylov_keep=args.krylov_keep,
         krylov_iterations=args.krylov_iterations, seed=args.seed,
-        architecture=arch, resume=args.resume, progress=not args.no_progress)
+        architecture=arch, resume=args.resume, progress=not args.no_progress,
+        net_grid=args.net_grid, init=args.init)
     finish(args, record)
 
 

@@ -75,6 +75,11 @@ FEATURES = ("log_diffusion", "wave_shift")
 #: (:mod:`sciml.neural_operators.cycle_train`): fitted to solutions it stayed at 89% error.
 SHIPPED: dict[str, tuple[str, ...]] = {"darcy-error": ("diffusion", "darcy"),
                                        "helmholtz-error": ("helmholtz",)}
+#: The grid each shipped model's network runs on (its training grid; 64 when not listed).
+#: :func:`default_model` picks, per kind, the model with the finest grid not above the
+#: problem's: a network on a coarser grid than the problem's is reached through the two-grid
+#: transfers, on which Helmholtz sees a doubled ``k h`` (``docs/learned/neural-operators.md``).
+SHIPPED_GRID: dict[str, int] = {}
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 KIND = "error-operator"
 REBUILD_SHIPPED = ("rebuild it with `FAMILIES=\"darcy helmholtz\" bash "
@@ -221,11 +226,20 @@ def _skeleton(meta: dict[str, Any]) -> FNO:
     return FNO(FNOConfig(**meta["architecture"]))
 
 
-def default_model(kind: str | None) -> str:
-    """The shipped model for a problem kind (``"diffusion"`` -> ``"darcy-error"``)."""
-    for name, kinds in SHIPPED.items():
-        if kind in kinds:
-            return name
+def default_model(kind: str | None, shape: Sequence[int] | None = None) -> str:
+    """The shipped model for a problem kind and grid (``"diffusion"`` -> ``"darcy-error"``).
+
+    Among the models of ``kind``, the one whose grid (:data:`SHIPPED_GRID`) is the finest not
+    above the problem's smallest axis, else the coarsest; without ``shape`` the coarsest.
+
+    >>> default_model("helmholtz", (64, 64))
+    'helmholtz-error'
+    """
+    names = sorted((SHIPPED_GRID.get(name, 64), name) for name, kinds in SHIPPED.items()
+                   if kind in kinds)
+    if names:
+        size = min(shape) if shape else 0
+        return max((n for n in names if n[0] <= size), default=names[0])[1]
     raise InvalidOptionError(
         f"no default error operator for a problem of kind {kind!r}; pass model= one of "
         f"{', '.join(map(repr, SHIPPED))} or the path of a trained model")

@@ -106,7 +106,7 @@ class _Setup:
         self.op: eo.ErrorOperator | None = None
         if model is None or os.fspath(model) != NO_NETWORK:
             kind = getattr(system.problem, "kind", None)
-            self.op = eo.load(model if model is not None else eo.default_model(kind))
+            self.op = eo.load(model if model is not None else eo.default_model(kind, self.shape))
         self.a: np.ndarray | None = None
         self.transfers: tuple[np.ndarray, ...] | None = None
         self.net_shape = self.shape

@@ -4,7 +4,9 @@ Called by :mod:`solvers.registry` the first time the name ``"hints"`` is looked 
 ``import solvers`` stays free of JAX until it is asked for. The pc runs its network as a
 compiled JAX function from the host pipeline, also on ``backend="jax"`` (the JAX spec
 declares that delegation, ``info["delegated"] = True``; for JAX's compiled FCG loop pass
-:func:`sciml.neural_operators.hints.jax_preconditioner` as ``pc``). The parameters are
+:func:`sciml.neural_operators.hints.jax_preconditioner` as ``pc``). On ``backend="petsc"``
+it is a ``PCPYTHON`` context distributed over the ranks
+(:class:`sciml.neural_operators.hints_petsc.HintsContext`). The parameters are
 declared here (:data:`PC_PARAMS`) and checked before anything is built; whether a model file
 exists is answered by the loader (:class:`solvers.errors.ModelLoadError`, naming the
 shipped models and the script that rebuilds them).
@@ -18,7 +20,7 @@ from typing import Any
 from sciml.dcdm.register import SHAPE
 from solvers import registry
 from solvers.params import Param, positive_int
-from solvers.registry import JaxSpec
+from solvers.registry import JaxSpec, PetscSpec
 
 #: Most smoothing sweeps per side of the cycle.
 MAX_SWEEPS = 100
@@ -57,6 +59,10 @@ def register() -> None:
 
     registry.register(
         "hints", HintsPreconditioner, "pc", jax=JaxSpec(delegate=True), replace=True,
+        petsc=PetscSpec(pc_type="python",
+                        context="sciml.neural_operators.hints_petsc:HintsContext",
+                        params={"model": "pc_hints_model", "sweeps": "pc_hints_sweeps",
+                                "omega": "pc_hints_omega", "shape": "pc_hints_shape"}),
         params=PC_PARAMS,
         summary="neural error operator + Jacobi smoothing (HINTS), nonlinear: use inside "
                 "method='fcg' (SPD) or 'fgmres'")

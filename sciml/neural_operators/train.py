@@ -18,6 +18,8 @@ References
 .. [1] I. Loshchilov, F. Hutter, "Decoupled weight decay regularization", ICLR 2019 (AdamW).
 .. [2] L. N. Smith, N. Topin, "Super-convergence: very fast training of neural networks using
    large learning rates", 2019 (one-cycle schedule).
+.. [3] I. Loshchilov, F. Hutter, "SGDR: stochastic gradient descent with warm restarts",
+   ICLR 2017.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import optax
 from sciml.neural_operators import data as datamod
 from sciml.neural_operators.figures import plot_losses, plot_predictions
 from sciml.neural_operators.losses import LOSSES, relative_h1, relative_l2
-from sciml.neural_operators.saving import TrainedOperator, build, save
+from sciml.neural_operators.saving import TrainedOperator, build, load, save
 from sciml.persist import read_state, write_state
 from sciml.training import TrainState, train
 from solvers.errors import InvalidOptionError
@@ -113,7 +115,8 @@ def train_operator(model: str, data: str | os.PathLike | Mapping[str, np.ndarray
                    architecture: dict[str, Any] | None = None, test: int | None = None,
                    train_count: int | None = None, eval_every: int | None = None,
                    checkpoint_every: int | None = None, resume: bool = False,
-                   progress: bool = True, figures: bool = True) -> TrainResult:
+                   progress: bool = True, figures: bool = True,
+                   init: str | os.PathLike | None = None) -> TrainResult:
     """Train an ``"fno"`` or ``"mgno"`` on ``data`` (a datagen directory or its arrays).
 
     Parameters
@@ -146,6 +149,10 @@ def train_operator(model: str, data: str | os.PathLike | Mapping[str, np.ndarray
         Continue the run in ``out`` (same configuration and data required).
     progress, figures
         Show a progress bar; write ``loss.png`` and ``predictions.png``.
+    init
+        Start from this trained model (a shipped name or a path; same ``model`` and
+        architecture) with its normaliser, instead of random weights: a second schedule
+        after a finished run (a warm restart [3]_). Its hash goes into the run's config.
 
     Returns
     -------
@@ -164,10 +171,13 @@ def train_operator(model: str, data: str | os.PathLike | Mapping[str, np.ndarray
         "lr": lr, "optimiser": optimiser, "schedule": schedule,
         "weight_decay": weight_decay}.items() if v is not None}}
     net = build(model, architecture, seed=seed)
+    start = _initial(init, model, net) if init is not None else None
     arrays = data if isinstance(data, Mapping) else datamod.load(data)
     train_count, test, batch_size = sizes(len(arrays["inputs"]), train_count, test, batch_size)
     parts = datamod.split(arrays, test=test, train=train_count)
     normaliser = datamod.Normaliser.fit(parts.train_inputs, parts.train_outputs)
+    if start is not None:
+        net, normaliser = start.model, start.normaliser
     x = jnp.asarray(normaliser.encode_input(parts.train_inputs))
     y = jnp.asarray(normaliser.encode_output(parts.train_outputs))
     batches, per_epoch = datamod.epoch_batches(x, y, batch_size, seed)
@@ -176,6 +186,8 @@ def train_operator(model: str, data: str | os.PathLike | Mapping[str, np.ndarray
               "batch_size": batch_size, "seed": seed, "loss": loss, **settings,
               "data": datamod.source_name(data), "train": len(x), "test": test,
               "fingerprint": datamod.fingerprint(parts.train_inputs, parts.train_outputs)}
+    if start is not None:
+        config["init"] = start.metadata.get("sha256", str(init))
     opt = _optimiser(settings["optimiser"], settings["lr"], settings["schedule"], steps,
                      settings["weight_decay"])
     loss_fn = _loss(LOSSES[loss], normaliser)
@@ -248,6 +260,17 @@ def _loss(metric: Any, normaliser: datamod.Normaliser) -> Any:
         return metric(pred, normaliser.decode_output(y))
 
     return loss_fn
+
+
+def _initial(init: str | os.PathLike, model: str, net: eqx.Module) -> TrainedOperator:
+    """The trained model ``init``, checked to be a ``model`` of ``net``'s architecture."""
+    start = load(init)
+    if start.metadata.get("model") != model or start.model.config != net.config:
+        raise InvalidOptionError(
+            f"--init (init=) {os.fspath(init)!r} holds an {start.metadata.get('model')} with "
+            f"{asdict(start.model.config)}, not the {model} with {asdict(net.config)} being "
+            f"trained: pass the same --model and --set options as the run that made it")
+    return start
 
 
 def _problem(data: Any) -> dict[str, Any]:
