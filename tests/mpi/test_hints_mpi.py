@@ -12,6 +12,7 @@ import pytest
 
 import operators
 from solvers import solve
+from solvers.errors import InvalidOptionError
 
 PETSc = pytest.importorskip("petsc4py.PETSc")
 jax = pytest.importorskip("jax")
@@ -60,6 +61,17 @@ def test_fcg_with_distributed_hints_takes_the_serial_iterations(everywhere):
     assert everywhere(res.converged and host.converged and jacobi.converged)
     assert everywhere(abs(res.iterations - host.iterations) <= 2)
     assert everywhere(res.iterations * 4 <= jacobi.iterations)
+
+
+def test_pc_hints_by_name_on_petsc_is_the_distributed_context(everywhere):
+    p = _problem()
+    res = solve(p.A, p.b, method="fcg", pc="hints", backend="petsc", rtol=1e-8,
+                truncation=2, model="darcy-error", shape=(GRID, GRID))
+    host = solve(p, p.b, method="fcg", pc="hints", rtol=1e-8)
+    assert everywhere(res.converged and res.info["pc_type"] == "python")
+    assert everywhere(abs(res.iterations - host.iterations) <= 2)
+    with pytest.raises(InvalidOptionError, match="sweeps"):
+        solve(p.A, p.b, method="fcg", pc="hints", backend="petsc", sweeps=-1)
 
 
 def test_bad_options_fail_on_every_rank(everywhere):
