@@ -53,6 +53,9 @@ class AMG:
         dtype = matrix.dtype
 
         def apply(r: np.ndarray) -> np.ndarray:
-            return cycle.matvec(np.asarray(r, dtype)).astype(r.dtype, copy=False)
+            z = cycle.matvec(np.asarray(r, dtype))
+            if np.iscomplexobj(z) and not np.iscomplexobj(r):
+                z = z.real  # a complex hierarchy on a real system: the real part, r -> Re(M r)
+            return z.astype(r.dtype, copy=False)
 
         return spla.LinearOperator(matrix.shape, matvec=apply, dtype=dtype)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -45,6 +47,17 @@ def test_absorbing_family_with_each_krylov_method(method, params):
     p = operators.family("helmholtz", 40, boundary="absorbing", kh=0.4, seed=3).sample(1)
     r = solve(p, p.b, method=method, pc="shifted-laplacian", rtol=1e-8, **params)
     assert r.converged and r.iterations < 200 and np.iscomplexobj(r.x)
+
+
+def test_a_real_system_gets_the_real_part_of_the_complex_cycle_without_warnings():
+    p = operators.family("helmholtz", 32, kh=0.25, seed=2).sample(0)
+    assert not np.iscomplexobj(p.A) and not np.iscomplexobj(p.b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's ComplexWarning included
+        r = solve(p, p.b, method="fgmres", pc="shifted-laplacian", restart=300, rtol=1e-8,
+                  maxiter=600)
+    assert r.converged and not np.iscomplexobj(r.x)
+    assert np.linalg.norm(p.b - p.A @ r.x) <= 1e-8 * np.linalg.norm(p.b)
 
 
 def test_parameters_are_declared_and_checked_before_anything_is_built():
