@@ -375,7 +375,7 @@ class GCRODR:
         beta = op.norm(r)
         G = np.zeros((m + 1, steps), dtype=x.dtype)
         z = np.zeros(steps + 1, dtype=x.dtype)
-        z[0], zz = 1, 1.0
+        z[0], znorm = 1, 1.0  # ||z||, accumulated by hypot: no overflow of its square
         j, stop = 0, beta == 0
         if not stop:
             np.divide(r, beta, out=W[k])
@@ -392,9 +392,9 @@ class GCRODR:
                 W[p] = 0
             else:
                 z[j] = -(np.vdot(G[k:p, j - 1], z[:j]) / hnorm)
-                zz += abs(z[j]) ** 2
+                znorm = float(np.hypot(znorm, abs(z[j])))
                 W[p] /= hnorm
-            stop = monitor(its + j, 0.0 if happy else beta / np.sqrt(zz), None) or happy
+            stop = monitor(its + j, 0.0 if happy else beta / znorm, None) or happy
         rhs = np.zeros(j + 1, dtype=x.dtype)
         rhs[0] = beta
         y, _, rank, _ = np.linalg.lstsq(G[k:k + j + 1, :j], rhs, rcond=None)  # small: LAPACK
