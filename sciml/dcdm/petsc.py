@@ -120,10 +120,19 @@ def _local_rows(A: PETSc.Mat) -> sp.csr_matrix:
     return sp.csr_matrix((data, indices, indptr), shape=(stop - start, A.getSize()[1]))
 
 
-def parse_shape(text: str) -> tuple[int, ...] | None:
-    """``"64,64,64"`` or ``"(64, 64, 64)"`` -> ``(64, 64, 64)``; ``""`` -> ``None``."""
-    sides = re.findall(r"\d+", text)
-    return tuple(int(s) for s in sides) or None
+def parse_shape(text: str, option: str = "pc_dcdm_shape") -> tuple[int, ...] | None:
+    """``"64,64,64"``, ``"64x64x64"`` or ``"(64, 64, 64)"`` -> ``(64, 64, 64)``; ``""`` ->
+    ``None``; anything else (a sign, a decimal point, a word) raises
+    :class:`~solvers.errors.InvalidOptionError` naming ``-option``."""
+    body = text.strip()
+    if not body:
+        return None
+    match = re.fullmatch(r"[(\[]?\s*(\d+(?:\s*[,x]\s*\d+)*)\s*,?\s*[)\]]?", body)
+    if match is None:
+        raise InvalidOptionError(
+            f"-{option} {text!r}: a grid shape is positive ints separated by commas, e.g. "
+            f"64,64 or 64,64,64")
+    return tuple(int(s) for s in re.findall(r"\d+", match.group(1)))
 
 
 def _build(matrix: sp.csr_matrix, model: str | None,

@@ -129,12 +129,15 @@ def hierarchy(A: PETSc.Mat, shape: Sequence[int], net: Any,
     if A.getSize()[0] != math.prod(shape):
         raise InvalidOptionError(
             f"shape={shape} has {math.prod(shape)} points but A has {A.getSize()[0]} rows")
+    _check_coarsest(shape, coarsest, comm.size)
     planes = _owned_planes(A, shape)
-    if not comm.allreduce(planes[0] % 2 == 0 or planes[0] == planes[1], op=_land()):
+    slabs = comm.allgather(planes)  # one pair of ints a rank
+    odd = [f"rank {k}: planes {s}:{e}" for k, (s, e) in enumerate(slabs) if s % 2 and s < e]
+    if odd:
         raise InvalidSystemError(
             "the learned multigrid needs every rank's rows to start at an even plane of the "
-            f"slowest axis (grid {shape}, rows {A.getOwnershipRange()}); use a rank count "
-            f"that divides the first axis into slabs of even thickness")
+            f"slowest axis (grid {shape}; {', '.join(odd)}); use a rank count that divides "
+            f"the first axis into slabs of even thickness")
     levels, transfers = [Level(A, shape, planes)], []
     while math.prod(levels[-1].shape) > coarsest and coarsenable(levels[-1].shape):
         fine = levels[-1]
@@ -143,6 +146,25 @@ def hierarchy(A: PETSc.Mat, shape: Sequence[int], net: Any,
         transfers.append(P)
         levels.append(Level(fine.A.ptap(P), coarse.shape, coarse.planes))
     return levels, transfers
+
+
+def _check_coarsest(shape: tuple[int, ...], coarsest: int, ranks: int) -> None:
+    """Refuse a grid whose coarsest level (gathered whole on every rank, ``PCREDUNDANT``)
+    would not be small: more than :data:`MAX_COARSEST` unknowns, or, on several ranks, the
+    whole grid (no axis can be halved: odd lengths)."""
+    from solvers.multigrid.blackbox import coarse_shape
+    from solvers.multigrid.coarsen import coarsenable
+
+    level, count = shape, 1
+    while math.prod(level) > coarsest and coarsenable(level):
+        level, count = coarse_shape(level, coarsenable(level)), count + 1
+    n = math.prod(level)
+    limit = coarsest if ranks > 1 and count == 1 else MAX_COARSEST
+    if n > limit:
+        raise InvalidSystemError(
+            f"shape={shape}: the learned multigrid halves only axes of even length >= 4, so "
+            f"its coarsest level would be {level} ({n} unknowns, solved whole on every "
+            f"rank; at most {limit} here); use grid sides with more factors of 2")
 
 
 def configure(pc: PETSc.PC, A: PETSc.Mat, shape: Sequence[int], net: Any,
@@ -308,10 +330,12 @@ def _owned_planes(A: PETSc.Mat, shape: tuple[int, ...]) -> tuple[int, int]:
     start, stop = A.getOwnershipRange()
     plane = math.prod(shape[1:])
     comm = A.getComm().tompi4py()
-    if not comm.allreduce(start % plane == 0 and stop % plane == 0, op=_land()):
+    ranges = comm.allgather((start, stop))  # one pair of ints a rank
+    cut = [f"rank {k}: rows {a}:{b}" for k, (a, b) in enumerate(ranges) if a % plane or b % plane]
+    if cut:
         raise InvalidSystemError(
             f"the learned multigrid needs each rank to own whole planes of the grid {shape} "
-            f"along its first axis (slabs); rows {start}:{stop} are not")
+            f"({plane} rows each) along its first axis (slabs); {', '.join(cut)} do not")
     return start // plane, stop // plane
 
 

@@ -50,8 +50,8 @@ from petsc4py import PETSc
 
 from solvers.errors import InvalidOptionError, InvalidSystemError
 
-#: Largest number of Jacobi sweeps accepted (as ``pc="hints"``'s declared range).
-MAX_SWEEPS = 1000
+#: Largest number of Jacobi sweeps accepted (``pc="hints"``'s declared range).
+MAX_SWEEPS = 100
 
 
 class HintsContext:
@@ -80,9 +80,9 @@ class HintsContext:
         A = pc.getOperators()[1]
         options = PETSc.Options(pc.getOptionsPrefix() or "")
         self.setup_from(A, options.getString("pc_hints_model", "") or None,
-                        options.getInt("pc_hints_sweeps", 16),
-                        options.getReal("pc_hints_omega", 2.0 / 3.0),
-                        parse_shape(options.getString("pc_hints_shape", "")))
+                        _number(options, "pc_hints_sweeps", int, 16),
+                        _number(options, "pc_hints_omega", float, 2.0 / 3.0),
+                        parse_shape(options.getString("pc_hints_shape", ""), "pc_hints_shape"))
 
     def setup_from(self, A: PETSc.Mat, model: str | None, sweeps: int, omega: float,
                    shape: tuple[int, ...] | None) -> None:
@@ -92,17 +92,21 @@ class HintsContext:
 
         from sciml.dcdm.petsc_mg import infer_shape
         from sciml.neural_operators import error_operator as eo
-        from sciml.neural_operators.hints import transfer
+        from sciml.neural_operators.hints import NO_NETWORK, transfer
 
         if not (isinstance(sweeps, int) and 0 <= sweeps <= MAX_SWEEPS):
             raise InvalidOptionError(f"sweeps={sweeps!r}: an int in [0, {MAX_SWEEPS}]")
-        if not 0 < omega < 2:
-            raise InvalidOptionError(f"omega={omega!r}: the Jacobi weight must be in (0, 2)")
-        grid = shape or infer_shape(A)
+        if not (isinstance(omega, int | float) and 0 < omega <= 1):
+            raise InvalidOptionError(f"omega={omega!r}: the Jacobi weight must be in (0, 1]")
+        inferred = infer_shape(A)
+        grid = shape or inferred
         if grid is None or len(grid) != 2 or int(np.prod(grid)) != A.getSize()[0]:
             raise InvalidOptionError(
                 f"shape={grid!r}: the error operators are 2-D; pass -pc_hints_shape G0,G1 "
                 f"with G0 G1 = {A.getSize()[0]} (or a 5-point grid stencil)")
+        if inferred is not None and tuple(grid) != inferred:
+            raise InvalidOptionError(
+                f"shape={tuple(grid)}: the matrix is a grid stencil on {inferred}")
         self.shape = (int(grid[0]), int(grid[1]))
         start, stop = A.getOwnershipRange()
         comm = A.getComm().tompi4py()
@@ -113,15 +117,20 @@ class HintsContext:
                 f"{self.shape} along its first axis; rows {start}:{stop} are not")
         self.rows = (start // self.shape[1], stop // self.shape[1])
         self.model = model or eo.default_model("diffusion", self.shape)
-        self.op = eo.load(self.model)
+        self.op = None if self.model == NO_NETWORK else eo.load(self.model)
         self.sweeps, self.omega = sweeps, float(omega)
         diagonal = A.getDiagonal()
-        local = diagonal.getArray(readonly=True)
+        local = diagonal.getArray(readonly=True).copy()  # outlives `diagonal`
         if not comm.allreduce(bool(np.all(local != 0) and np.all(np.isfinite(local))),
                               op=MPI.LAND):
             raise InvalidSystemError("HINTS needs a nonzero finite diagonal (Jacobi smoother)")
         self.weight = diagonal.duplicate()
         self.weight.setArray(self.omega / local)
+        self.work = [diagonal.duplicate() for _ in range(2)]
+        diagonal.destroy()
+        self.applications = self.dropped = 0
+        if self.op is None:  # the smoother alone
+            return
         trained = tuple(int(g) for g in self.op.metadata.get("grid", self.shape))
         s, e = self.rows
         if any(g > t for g, t in zip(self.shape, trained, strict=True)):
@@ -137,9 +146,6 @@ class HintsContext:
                          self.op.scaling.feature)
         encoded = (raw - self.op.scaling.feature_mean) / self.op.scaling.feature_std
         self.a = jnp.asarray(self._restrict(comm, encoded)[None], jnp.float32)
-        self.work = [diagonal.duplicate() for _ in range(2)]
-        diagonal.destroy()
-        self.applications = self.dropped = 0
 
     def _restrict(self, comm: Any, local: np.ndarray) -> np.ndarray:
         """``R u`` of the grid field whose rows ``[s, e)`` this rank holds (``allreduce``)."""
@@ -179,6 +185,9 @@ class HintsContext:
         comm = A.getComm().tompi4py()
         z.zeroEntries()
         self._smooth(A, r, z)
+        if self.op is None:  # model="none": the smoother alone
+            self._smooth(A, r, z)
+            return
         res = self.work[1]
         A.mult(z, res)
         res.aypx(-1.0, r)
@@ -203,6 +212,19 @@ class HintsContext:
     def view(self, pc: PETSc.PC, viewer: PETSc.Viewer) -> None:
         viewer.printfASCII(f"HINTS, error operator {self.model!r}, {self.sweeps} sweeps, "
                            f"omega {self.omega:g}; network redundant on every rank\n")
+
+
+def _number(options: PETSc.Options, name: str, kind: type, default: Any) -> Any:
+    """The option ``name`` as a ``kind`` (``int`` or ``float``), checked in Python: a bad value
+    raises :class:`~solvers.errors.InvalidOptionError` naming the option (not PETSc's
+    error 63 from deep inside ``PetscOptionsGetInt``)."""
+    text = options.getString(name, "")
+    if not text.strip():
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        raise InvalidOptionError(f"-{name} {text!r}: expected {kind.__name__}") from None
 
 
 class _Diagonal:

@@ -95,7 +95,7 @@ from sciml.persist import StateFileError, read_state
 from sciml.recycling.fast_sort import fast_order
 from sciml.recycling.sort import greedy_order
 from solvers import registry
-from solvers.errors import DatasetError
+from solvers.errors import DatasetError, InvalidOptionError
 
 __all__ = ["KEYS", "MANIFEST", "SORTS", "datagen_job", "load_dataset", "run_datagen"]
 
@@ -154,11 +154,13 @@ def datagen_job(problem: str, count: int, grid: int, *, out: str | os.PathLike,
     accepted = registry.lookup(method, "method").parameters() if method != "auto" else set()
     pc_params = {"model": params["model"]} if "model" in params else {}
     if pc_params and (pc is None or "model" not in registry.lookup(pc, "pc").parameters()):
-        raise ValueError(f"model={model!r} is a preconditioner's network: use it with a pc "
-                         f"that takes one (--pc dcdm), not pc={pc!r}")
+        raise InvalidOptionError(f"model={model!r} is a preconditioner's network: use it with "
+                                 f"a pc that takes one (--pc dcdm), not pc={pc!r}")
     solve = sample_solver(method, pc, backend, rtol, **{
         k: params[k] for k in ("restart", "recycle", "outer", "carry")
         if k in accepted and k in params}, **pc_params)
+    if pc_params:  # after the parameter checks of sample_solver
+        _check_model(str(pc), params["model"], dim)
     whole = backend == "scipy"  # the host solver takes the problem (pcs read its params)
     last: list[np.ndarray] = []  # the features of the last sample this rank solved
 
@@ -231,6 +233,25 @@ def peak_memory() -> int:
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _check_model(pc: str, model: str, dim: int) -> None:
+    """Load ``model`` once before anything is written (an unknown name, a missing file or a
+    network of the other dimension would otherwise fail every sample's solve, recorded as
+    not converged): :class:`~solvers.errors.ModelLoadError` or
+    :class:`~solvers.errors.InvalidOptionError`."""
+    if pc == "dcdm":
+        from sciml.dcdm import weights
+
+        net, _ = weights.load(model, ndim=dim)
+        ndim = getattr(getattr(net, "arch", None), "ndim", dim)
+        if ndim != dim:
+            raise InvalidOptionError(f"model={model!r} is for {ndim}-D grids, the problem's "
+                                     f"grid is {dim}-D")
+    elif pc == "hints" and model != "none":
+        from sciml.neural_operators import error_operator
+
+        error_operator.load(model)
 
 
 def run_datagen(problem: str, count: int, grid: int, *, out: str | os.PathLike,

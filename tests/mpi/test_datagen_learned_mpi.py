@@ -39,3 +39,20 @@ def test_a_model_without_a_learned_pc_is_refused_before_anything_is_written(shar
         run_datagen("darcy", COUNT, GRID, out=shared_dir / "bad", method="cg", pc="jacobi",
                     model="contrast2d", backend="petsc", progress=False)
     assert everywhere(not (shared_dir / "bad").exists())
+
+
+@pytest.mark.parametrize(("model", "dim", "error"), [
+    ("nosuch", 2, "unknown DCDM model 'nosuch'"),
+    ("contrast2d", 3, "model='contrast2d' is for 2-D grids"),
+])
+def test_a_model_that_cannot_load_is_refused_before_anything_is_written(model, dim, error,
+                                                                        shared_dir,
+                                                                        everywhere):
+    """Not a dataset of samples all recorded as not converged (pc_failed in every solve)."""
+    from solvers.errors import SolverError
+
+    out = shared_dir / f"bad-{model}-{dim}"
+    with pytest.raises(SolverError, match=error):
+        run_datagen("darcy", COUNT, 8, out=out, method="cg", pc="dcdm", model=model, dim=dim,
+                    backend="petsc", progress=False)
+    assert everywhere(not out.exists())

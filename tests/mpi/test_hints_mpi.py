@@ -86,3 +86,33 @@ def test_bad_options_fail_on_every_rank(everywhere):
         hints_petsc.HintsContext().setup_from(A, "darcy-error", 16, 2.5, None)
     with pytest.raises(hints_petsc.InvalidOptionError, match="shape"):
         hints_petsc.HintsContext().setup_from(A, "darcy-error", 16, 0.5, (GRID * GRID,))
+
+
+@pytest.mark.parametrize(("extra", "match"), [
+    ("-pc_hints_sweeps 1.5", "-pc_hints_sweeps '1.5': expected int"),
+    ("-pc_hints_omega abc", "-pc_hints_omega 'abc': expected float"),
+    ("-pc_hints_omega 1.5", r"omega=1.5: the Jacobi weight must be in \(0, 1\]"),
+    ("-pc_hints_sweeps 101", r"sweeps=101: an int in \[0, 100\]"),
+    ("-pc_hints_shape 96,-96", "-pc_hints_shape '96,-96'"),
+    ("-pc_hints_shape 48,192", r"shape=\(48, 192\): the matrix is a grid stencil on \(96, 96\)"),
+])
+def test_bad_option_values_name_the_option_on_every_rank(extra, match, everywhere):
+    """Option values are parsed and range-checked in Python as pc='hints''s declared
+    parameters (not PETSc's error 63 from PetscOptionsGetInt; omega in (0, 1], not a
+    diverging smoother run to maxiter; a shape whose product fits but is not the grid)."""
+    import re
+
+    p = _problem()
+    res = solve(p.A, p.b, method="fcg", backend="petsc", options=f"{OPTIONS} {extra}",
+                maxiter=5)
+    error = str(res.info.get("error"))
+    assert everywhere(res.reason == "pc_failed" and re.search(match, error) is not None)
+
+
+def test_model_none_is_the_smoother_alone_as_on_the_host(everywhere):
+    p = operators.family("darcy", 48, seed=5).sample(0)
+    res = solve(p.A, p.b, method="fcg", pc="hints", model="none", backend="petsc", rtol=1e-8,
+                truncation=2)
+    host = solve(p, p.b, method="fcg", pc="hints", model="none", rtol=1e-8)
+    assert everywhere(res.converged and host.converged)
+    assert everywhere(abs(res.iterations - host.iterations) <= 2)

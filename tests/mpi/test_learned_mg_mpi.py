@@ -193,5 +193,30 @@ def test_bad_settings_fail_on_every_rank_and_name_the_culprit(comm, everywhere):
         odd = distributed.poisson((6, 8))
         res = solve(odd, odd.b, method="cg", pc="dcdm", model="fixed-mg", backend="petsc")
         assert everywhere(not res.converged and res.reason == "pc_failed")
-        with pytest.raises(petsc_mg.InvalidSystemError, match="even plane"):
+        with pytest.raises(petsc_mg.InvalidSystemError, match="even plane.*rank 1: planes 3:6"):
             petsc_mg.hierarchy(odd.A, (6, 8), petsc_mg.load_network("fixed-mg", 2))
+        with pytest.raises(petsc_mg.InvalidSystemError, match="rank 0: rows 0:20, rank 1"):
+            petsc_mg.hierarchy(distributed.poisson((5, 8)).A, (5, 8),
+                               petsc_mg.load_network("fixed-mg", 2))
+
+
+def test_a_grid_that_cannot_be_coarsened_is_refused_not_gathered_whole(comm, everywhere):
+    """An odd grid has no coarse level: its "coarsest" level would be the whole grid, solved
+    redundantly on every rank (a gather of everything); a coarsest level over MAX_COARSEST is
+    refused on any rank count. Both before anything is built."""
+    net2, net3 = petsc_mg.load_network("fixed-mg", 2), petsc_mg.load_network("fixed-mg", 3)
+    big = distributed.poisson((47, 47, 47))  # 103,823 > MAX_COARSEST, no axis to halve
+    with pytest.raises(petsc_mg.InvalidSystemError, match="coarsest level would be"):
+        petsc_mg.hierarchy(big.A, (47, 47, 47), net3)
+    odd = distributed.poisson((32 * comm.size, 31))  # axis 0 halves, axis 1 odd: fine
+    levels, _ = petsc_mg.hierarchy(odd.A, (32 * comm.size, 31), net2)
+    assert everywhere(len(levels) >= 3)
+    if comm.size > 1:  # slabs at even planes, the grid odd both ways: no coarse level
+        from operators.convert import scipy_to_petsc
+
+        shape = (4 * comm.size + 1, 21)  # 4 planes a rank, 5 on the last
+        planes = 4 + (comm.rank == comm.size - 1)
+        like = PETSc.Vec().createMPI((planes * 21, shape[0] * 21))
+        A = scipy_to_petsc(operators.poisson(shape).A.tocsr(), like)
+        with pytest.raises(petsc_mg.InvalidSystemError, match="solved whole on every rank"):
+            petsc_mg.hierarchy(A, shape, net2)

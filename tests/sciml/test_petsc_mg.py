@@ -60,3 +60,19 @@ def test_a_matrix_that_is_not_a_grid_stencil_is_refused():
     with pytest.raises(petsc_mg.InvalidSystemError, match="stencil"):
         petsc_mg.hierarchy(to_petsc(A.tocsr())[0], (8, 8),
                            petsc_mg.load_network("fixed-mg", 2), coarsest=4)
+
+
+def test_a_malformed_shape_option_is_refused_not_read_as_other_digits():
+    """``-pc_dcdm_shape 16,-16`` was read as (16, 16) (the digits alone); now any text that
+    is not a list of ints is an error naming the option, on both PETSc dcdm contexts."""
+    from sciml.dcdm.petsc import parse_shape
+
+    assert parse_shape("(64, 64, 64)") == parse_shape("64x64x64") == (64, 64, 64)
+    assert parse_shape("  ") is None
+    p = operators.poisson((16, 16))
+    for context in ("sciml.dcdm.petsc_mg.LearnedMGContext", "sciml.dcdm.petsc.DCDMContext"):
+        for bad in ("16,-16", "16.5,16", "sixteen"):
+            options = (f"-pc_type python -pc_python_type {context} -pc_dcdm_model fixed-mg "
+                       f"-pc_dcdm_shape {bad}")
+            res = solve(p.A, p.b, method="cg", backend="petsc", options=options)
+            assert res.reason == "pc_failed" and "-pc_dcdm_shape" in str(res.info["error"])
