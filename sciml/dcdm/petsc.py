@@ -1,6 +1,12 @@
 """``pc="dcdm"`` on ``backend="petsc"``: the network as a ``PCPYTHON`` context, under MPI too.
 
-Scheme: *gather, apply on rank 0, scatter*. Each application of the preconditioner
+Default (no ``model=``) on a grid: DCDM's learned multigrid, distributed with no gather
+(``"contrast2d"`` on 2-D grids, ``"fixed-mg"`` on 3-D ones; :mod:`sciml.dcdm.petsc_mg`, see
+the end of this docstring). A CNN-kind model named explicitly (``model="poisson2d"``, ...)
+takes the scheme below.
+
+Scheme for the CNN kinds: *gather, apply on rank 0, scatter*. Each application of the
+preconditioner
 
 .. math:: z = f\\!\\left(r / \\mathrm{rms}(r)\\right)
 
@@ -21,8 +27,9 @@ cannot be exact here: the coarse levels of the hierarchy reach across the whole 
 Setup (``PCSetUp``, once per matrix): every rank sends its rows (CSR) to rank 0, which reads
 the grid shape (``shape=``, i.e. the option ``-pc_dcdm_shape 64,64,64``, else inferred from
 the stencil's offsets, :func:`sciml.dcdm.stencil.infer_shape`) and the model (``model=``,
-``-pc_dcdm_model``; default: the Poisson network of the grid's dimension, or the diffusion
-network when the diagonal varies), loads and compiles the network. A failure there (no grid
+``-pc_dcdm_model``; a CNN kind, or no model on a matrix whose grid cannot be read: the
+Poisson network of the grid's dimension, or the diffusion network when the diagonal
+varies), loads and compiles the network. A failure there (no grid
 stencil, a missing weight file) is broadcast, so every rank raises the same error.
 
 A ``learned-mg`` model (``model="fixed-mg"``, ``"contrast2d"`` or such a weight file) is not
@@ -69,6 +76,8 @@ class DCDMContext:
         model = options.getString("pc_dcdm_model", "") or None
         shape = parse_shape(options.getString("pc_dcdm_shape", ""))
         self.multigrid = None
+        if model is None:  # PETSc's default: the distributed learned multigrid, if a grid
+            model = petsc_mg.default_model(A, shape)
         if petsc_mg.is_multigrid_model(model):  # distributed: no gather (see the docstring)
             assert model is not None
             self.multigrid = petsc_mg.LearnedMGContext()

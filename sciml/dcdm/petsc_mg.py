@@ -270,6 +270,19 @@ class LearnedMGContext:
                            f"{len(self.levels)} levels\n")
 
 
+def default_model(A: PETSc.Mat, shape: tuple[int, ...] | None) -> str | None:
+    """``pc="dcdm"``'s model on PETSc when none is named: the learned multigrid, which runs
+    distributed (``"contrast2d"`` on 2-D grids, ``"fixed-mg"`` on 3-D ones: no 3-D network is
+    shipped); ``None`` (the gathered CNN's default and its error) when ``A`` is not a grid
+    stencil whose grid can be read off its offsets and no ``shape`` is given (collective)."""
+    from sciml.dcdm import weights
+
+    grid = shape or infer_shape(A)
+    if grid is None:
+        return None
+    return weights.MG_SHIPPED[0] if len(grid) == 2 else weights.FIXED_MG
+
+
 def is_multigrid_model(model: str | None) -> bool:
     """Whether ``model`` names a ``learned-mg`` network (``fixed-mg``, a shipped one, or a
     weight file whose JSON says so)."""
