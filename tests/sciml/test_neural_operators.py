@@ -204,9 +204,9 @@ def test_cli_trains_on_a_datagen_directory(datadir: Path, tmp_path: Path,
 
 def test_shipped_model_is_as_accurate_as_documented_on_held_out_problems() -> None:
     """Claim (README, docs/learned/neural-operators.md): the shipped 64^2 Darcy FNO has
-    held-out relative L2 error 1.44% (the last 200 of 3,200 samples of seed 0; 1.52% on 24
+    held-out relative L2 error 1.41% (the last 200 of 3,200 samples of seed 0; 1.49% on 24
     of seed 2929). Checked on 48 problems of another seed (never seen), against the direct
-    solution: measured 1.36% (single problems up to 4.7%; the previous model 1.55%); bar
+    solution: measured 1.34% (single problems up to 4.6%; the 24-epoch model 1.55%); bar
     1.5%."""
     fam = operators.family("darcy", 64, seed=99)
     errors = []
@@ -222,7 +222,7 @@ def test_shipped_model_warm_start_saves_cg_iterations() -> None:
     """Claim (README, docs/learned/neural-operators.md): as a warm start the FNO saves about
     9% of CG's iterations and one AMG-CG iteration, rtol 1e-8, on 5 held-out 64^2 problems
     (the last 5 of the 3,200 the model was split on; it trained on the first 3,000).
-    Baseline: the zero initial guess. Measured: CG 3,544 -> 3,220 (9.1%), AMG-CG 45 -> 39
+    Baseline: the zero initial guess. Measured: CG 3,544 -> 3,231 (8.8%), AMG-CG 45 -> 39
     over the 5 problems; bars 8% and 4 iterations."""
     fam = operators.family("darcy", 64, seed=0)
     saved = {None: [0, 0], "amg": [0, 0]}  # pc -> [iterations from zero, from the FNO]
