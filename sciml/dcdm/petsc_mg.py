@@ -61,6 +61,7 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -322,20 +323,15 @@ def load_network(model: str, ndim: int) -> Any:
 def infer_shape(A: PETSc.Mat) -> tuple[int, ...] | None:
     """The grid of a ``(2d+1)``-point stencil ``A`` from the offsets of its nonzeros (the
     strides of the axes), collectively: only the sets of offsets travel."""
+    from sciml.dcdm.stencil import shape_from_offsets
+
     indptr, cols, _ = A.getValuesCSR()
     start = A.getOwnershipRange()[0]
     rows = np.repeat(np.arange(start, start + len(indptr) - 1), np.diff(indptr))
     local = np.unique(cols - rows)
     offsets = np.unique(np.concatenate(A.getComm().tompi4py().allgather(local)))
-    strides = offsets[offsets > 0][::-1]
-    n = A.getSize()[0]
-    if len(strides) == 0 or strides[-1] != 1 or n % strides[0] or len(strides) > 3:
-        return None
-    bounds = np.concatenate([[n], strides])
-    if np.any(bounds[:-1] % bounds[1:]):
-        return None
-    shape = tuple(int(v) for v in bounds[:-1] // bounds[1:])
-    return shape if len(shape) in (2, 3) else None
+    shape = shape_from_offsets(offsets, A.getSize()[0])
+    return shape if shape is not None and len(shape) in (2, 3) else None
 
 
 def _owned_planes(A: PETSc.Mat, shape: tuple[int, ...]) -> tuple[int, int]:
@@ -500,7 +496,7 @@ def _weights(patch: np.ndarray, axes: tuple[int, ...], net: Any) -> dict:
 
     enable()
     with jax.enable_x64(True):
-        weights = _interpolate(jax.numpy.asarray(patch), axes, net)
+        weights = _interpolate()(jax.numpy.asarray(patch), axes, net)
         return {key: np.asarray(w, np.float64)
                 for key, w in zip(keys(axes), weights, strict=True)}
 
@@ -514,17 +510,12 @@ def _interpolate_impl(patch: Any, axes: tuple[int, ...], net: Any) -> tuple[Any,
     return interpolation(entries, axes, correct).weights
 
 
-def _interpolate(patch: Any, axes: tuple[int, ...], net: Any) -> tuple[Any, ...]:
-    """:func:`_interpolate_impl` under ``equinox.filter_jit`` (``axes`` static)."""
+@functools.cache
+def _interpolate() -> Any:
+    """:func:`_interpolate_impl` under ``equinox.filter_jit`` (``axes`` static), made once."""
     import equinox as eqx
 
-    global _JITTED
-    if _JITTED is None:
-        _JITTED = eqx.filter_jit(_interpolate_impl)
-    return _JITTED(patch, axes, net)
-
-
-_JITTED: Any = None
+    return eqx.filter_jit(_interpolate_impl)
 
 
 def _rows_of_p(table: dict, shape: tuple[int, ...], coarse: tuple[int, ...],

@@ -101,16 +101,21 @@ def infer_shape(A: sp.spmatrix) -> tuple[int, ...] | None:
     (6, 5, 4)
     """
     coo = sp.coo_matrix(A)
-    offsets = np.unique(coo.col - coo.row)
-    strides = offsets[offsets > 0][::-1]
-    n = A.shape[0]
+    shape = shape_from_offsets(np.unique(coo.col - coo.row), A.shape[0])
+    return shape if shape is not None and bands_from_matrix(A, shape) is not None else None
+
+
+def shape_from_offsets(offsets: np.ndarray, n: int) -> tuple[int, ...] | None:
+    """The grid of ``n`` nodes whose axis strides are the positive ``offsets`` (the column
+    offsets ``j - i`` of a (2d+1)-point stencil's nonzeros), or ``None`` if they are not the
+    strides of a grid (the smallest must be 1, each must divide the next and ``n``)."""
+    strides = np.sort(offsets[offsets > 0])[::-1]
     if len(strides) == 0 or strides[-1] != 1 or n % strides[0]:
         return None
     bounds = np.concatenate([[n], strides])
     if np.any(bounds[:-1] % bounds[1:]):
         return None
-    shape = tuple(int(v) for v in bounds[:-1] // bounds[1:])
-    return shape if bands_from_matrix(A, shape) is not None else None
+    return tuple(int(v) for v in bounds[:-1] // bounds[1:])
 
 
 def apply(diagonal: jnp.ndarray, upper: tuple[jnp.ndarray, ...], u: jnp.ndarray) -> jnp.ndarray:

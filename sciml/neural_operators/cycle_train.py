@@ -299,7 +299,7 @@ def train_cycle_operator(out: str | os.PathLike, *, family: str = "helmholtz",
               "seed": seed, "loss": "cycle-residual", "architecture": dataclasses.asdict(arch),
               "rounds": rounds, "round_epochs": round_epochs, "krylov_keep": krylov_keep,
               "krylov_iterations": krylov_iterations, "net_grid": net,
-              **({} if init is None else {"init": eo.load(init).metadata.get("sha256")}),
+              **({} if start is None else {"init": start.metadata.get("sha256")}),
               "fingerprint": fingerprint(np.asarray(groups[0].r),
                                          np.asarray(groups[0].diagonal))}
     std = scaling.output_std
@@ -320,8 +320,8 @@ def train_cycle_operator(out: str | os.PathLike, *, family: str = "helmholtz",
         times.add(name, time.perf_counter() - t)
         return state.params, float(np.mean(state.losses[-per_epoch:]))
 
-    params, last = phase("run", start if start is not None else FNO(arch, seed=seed), groups,
-                         epochs, lr)
+    initial = start.model if start is not None else FNO(arch, seed=seed)
+    params, last = phase("run", initial, groups, epochs, lr)
     record: dict[str, Any] = {"loss": "cycle-residual", "sweeps": sweeps, "rounds": rounds}
     for k in range(1, rounds + 1):
         eo.save(eo.ErrorOperator(params, scaling, {"grid": [net] * 2}),
@@ -356,17 +356,17 @@ def train_cycle_operator(out: str | os.PathLike, *, family: str = "helmholtz",
     return op, record
 
 
-def _initial(init: str | os.PathLike | None, arch: Any) -> FNO | None:
-    """The network of the trained error operator ``init`` (``None``: none), checked against
-    the architecture being trained."""
+def _initial(init: str | os.PathLike | None, arch: Any) -> eo.ErrorOperator | None:
+    """The trained error operator ``init`` (``None``: none), its network checked against the
+    architecture being trained."""
     if init is None:
         return None
-    model = eo.load(init).model
-    if model.config != arch:
+    start = eo.load(init)
+    if start.model.config != arch:
         raise InvalidOptionError(f"--init {os.fspath(init)!r} is an FNO with "
-                                 f"{dataclasses.asdict(model.config)}, not "
+                                 f"{dataclasses.asdict(start.model.config)}, not "
                                  f"{dataclasses.asdict(arch)}: pass the same --set options")
-    return model
+    return start
 
 
 class _Times:

@@ -43,15 +43,14 @@ References
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 from petsc4py import PETSc
 
+from sciml.neural_operators.register import MAX_SWEEPS
 from solvers.errors import InvalidOptionError, InvalidSystemError
-
-#: Largest number of Jacobi sweeps accepted (``pc="hints"``'s declared range).
-MAX_SWEEPS = 100
 
 
 class HintsContext:
@@ -237,15 +236,11 @@ class _Diagonal:
         return self.values
 
 
-_JITTED: list[Any] = []
-
-
+@functools.cache
 def _correction() -> Any:
     """``error_operator.correction`` jitted once per process."""
-    if not _JITTED:
-        import equinox as eqx
+    import equinox as eqx
 
-        from sciml.neural_operators import error_operator as eo
+    from sciml.neural_operators import error_operator as eo
 
-        _JITTED.append(eqx.filter_jit(eo.correction))
-    return _JITTED[0]
+    return eqx.filter_jit(eo.correction)
